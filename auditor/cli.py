@@ -1,0 +1,381 @@
+"""Command-line interface: parse options, call the library, turn errors into messages and codes."""
+
+from __future__ import annotations
+
+import io
+import json
+import logging
+import sys
+from collections.abc import Callable, Sequence
+from typing import Any, TextIO
+
+import click
+
+from auditor import __version__
+from auditor.errors import AuditorError, InputError, LexiconError
+from auditor.findings import FAIL_ON_CHOICES, fails
+
+EXIT_OK = 0
+EXIT_FINDINGS = 1
+EXIT_INPUT = 2  # bad input or usage (click uses 2 for usage errors too)
+EXIT_ENVIRONMENT = 4  # model or ffmpeg missing or broken: not the input's fault
+EXIT_INTERNAL = 70
+
+log = logging.getLogger("auditor")
+
+
+def _setup_logging(verbose: int) -> None:
+    handler = logging.StreamHandler(sys.stderr)
+    handler.setFormatter(logging.Formatter("auditor: %(message)s"))
+    root = logging.getLogger("auditor")
+    root.handlers[:] = [handler]
+    root.setLevel(logging.DEBUG if verbose > 1 else logging.INFO if verbose else logging.WARNING)
+    root.propagate = False
+
+
+def _error(message: str) -> None:
+    # One line: a file name may hold a newline, which must not split the message.
+    click.echo("auditor: error: " + message.replace("\n", "\\n").replace("\r", "\\r"), err=True)
+
+
+def _status(message: str) -> None:
+    click.echo(f"auditor: {message}", err=True)
+
+
+class _Progress:
+    """Transcription progress on stderr: a live line on a terminal, else a start line."""
+
+    def __init__(self, label: str, enabled: bool) -> None:
+        self.label = label
+        self.enabled = enabled
+        self.live = enabled and sys.stderr.isatty()
+        if enabled and not self.live:
+            _status(f"transcribing {label}")
+
+    def __call__(self, done: float, total: float) -> None:
+        if self.live and total > 0:
+            percent = 100.0 * done / total
+            click.echo(
+                f"\rauditor: transcribing {self.label}: {done:6.1f}/{total:.1f} s "
+                f"({percent:3.0f}%)",
+                err=True,
+                nl=False,
+            )
+
+    def close(self) -> None:
+        if self.live:
+            click.echo("", err=True)
+
+
+def _write_output(text: str, output: str | None) -> None:
+    from auditor.report import write_atomic
+
+    if output and output != "-":
+        try:
+            write_atomic(output, text)
+        except OSError as exc:
+            raise click.ClickException(f"cannot write {output}: {exc.strerror or exc}") from exc
+    else:
+        click.echo(text, nl=False)
+
+
+def _run(action: Callable[[], int]) -> None:
+    """Run a command body; map library errors to one-line messages and exit codes."""
+    try:
+        code = action()
+    except (InputError, LexiconError) as exc:
+        _error(str(exc))
+        code = EXIT_INPUT
+    except AuditorError as exc:
+        _error(str(exc))
+        code = EXIT_ENVIRONMENT
+    except click.ClickException:
+        raise
+    except KeyboardInterrupt:
+        _error("interrupted")
+        code = 130
+    except Exception as exc:  # a bug: say so in one line, keep the traceback for -v
+        log.debug("internal error", exc_info=True)
+        _error(f"internal error: {type(exc).__name__}: {exc} (run with -vv for the traceback)")
+        code = EXIT_INTERNAL
+    sys.exit(code)
+
+
+@click.group(context_settings={"help_option_names": ["-h", "--help"]})
+@click.version_option(__version__, prog_name="auditor")
+@click.option("-v", "--verbose", count=True, help="More log output on stderr (-vv for debug).")
+def main(verbose: int) -> None:
+    """Audit recorded live-commerce broadcasts for claims forbidden in Chinese advertising."""
+    _setup_logging(verbose)
+
+
+_fail_on_option = click.option(
+    "--fail-on",
+    type=click.Choice(FAIL_ON_CHOICES),
+    default="high",
+    show_default=True,
+    help="Exit 1 when a finding at or above this severity is found.",
+)
+_lexicon_option = click.option(
+    "--lexicon",
+    "lexicons",
+    multiple=True,
+    type=click.Path(dir_okay=False),
+    help="Extra lexicon TOML file (repeatable): adds, overrides or disables rules.",
+)
+
+
+@main.command()
+@click.argument("paths", nargs=-1, required=True, type=click.Path())
+@click.option(
+    "--format",
+    "fmt",
+    type=click.Choice(("table", "json", "jsonl", "csv")),
+    default=None,
+    help="Output format. Default: table on a terminal, jsonl otherwise.",
+)
+@click.option(
+    "-o",
+    "--output",
+    type=click.Path(dir_okay=False),
+    help="Write the report to this file (atomically) instead of stdout.",
+)
+@click.option(
+    "--model",
+    default="base",
+    show_default=True,
+    help="Whisper model: a name (base, small, large-v3, ...) or a CTranslate2 folder.",
+)
+@click.option(
+    "--device",
+    type=click.Choice(("auto", "cpu", "cuda")),
+    default="auto",
+    show_default=True,
+    help="Where to run speech recognition.",
+)
+@click.option(
+    "--compute-type",
+    default="default",
+    show_default=True,
+    help="CTranslate2 compute type; default is int8 on CPU, float16 on CUDA.",
+)
+@click.option(
+    "--language",
+    default="zh",
+    show_default=True,
+    help="Spoken language code, or 'auto' to detect it.",
+)
+@click.option(
+    "--beam-size",
+    type=click.IntRange(1, 20),
+    default=5,
+    show_default=True,
+    help="Beam size for decoding.",
+)
+@click.option(
+    "--audio-stream",
+    type=click.IntRange(0),
+    default=0,
+    show_default=True,
+    help="Which audio stream to transcribe (0 = first).",
+)
+@_lexicon_option
+@_fail_on_option
+@click.option("-q", "--quiet", is_flag=True, help="No progress messages on stderr.")
+def audit(
+    paths: Sequence[str],
+    fmt: str | None,
+    output: str | None,
+    model: str,
+    device: str,
+    compute_type: str,
+    language: str,
+    beam_size: int,
+    audio_stream: int,
+    lexicons: Sequence[str],
+    fail_on: str,
+    quiet: bool,
+) -> None:
+    """Transcribe recordings and report the prohibited claims in them, with times.
+
+    Exit status: 0 nothing at or above --fail-on, 1 something found, 2 bad input or usage,
+    4 model or ffmpeg unavailable.
+    """
+    from auditor.asr import AsrOptions
+    from auditor.audit import AuditOptions, Auditor, AuditResult
+    from auditor.report import render_audit
+
+    fmt = fmt or ("table" if sys.stdout.isatty() and not output else "jsonl")
+
+    def body() -> int:
+        options = AuditOptions(
+            asr=AsrOptions(
+                model=model,
+                device=device,
+                compute_type=compute_type,
+                language=language,
+                beam_size=beam_size,
+            ),
+            audio_stream=audio_stream,
+            lexicons=tuple(lexicons),
+        )
+        auditor = Auditor(options, status=None if quiet else _status)
+        results: list[AuditResult] = []
+        bad_input = False
+        for path in paths:
+            progress = _Progress(click.format_filename(path), enabled=not quiet)
+            try:
+                results.append(auditor.audit(path, progress=progress))
+            except InputError as exc:
+                _error(str(exc))
+                bad_input = True
+            finally:
+                progress.close()
+        if results:
+            _write_output(render_audit(results, fmt), output)
+        if bad_input:
+            return EXIT_INPUT
+        severities = [f.severity for r in results for f in r.findings]
+        return EXIT_FINDINGS if fails(severities, fail_on) else EXIT_OK
+
+    _run(body)
+
+
+@main.command("scan-text")
+@click.argument("source", default="-", type=click.Path(allow_dash=True, dir_okay=False))
+@click.option(
+    "--format",
+    "fmt",
+    type=click.Choice(("table", "jsonl")),
+    default=None,
+    help="Output format. Default: table on a terminal, jsonl otherwise.",
+)
+@_lexicon_option
+@_fail_on_option
+def scan_text(source: str, fmt: str | None, lexicons: Sequence[str], fail_on: str) -> None:
+    """Scan text (one utterance per line; '-' for stdin) without any speech recognition."""
+    from auditor.findings import TextFinding, text_finding
+    from auditor.lexicon import load_lexicon
+    from auditor.report import render_text_findings
+    from auditor.scan import Scanner
+
+    fmt = fmt or ("table" if sys.stdout.isatty() else "jsonl")
+
+    def body() -> int:
+        scanner = Scanner(load_lexicon(lexicons))
+        stream: TextIO
+        if source == "-":
+            stream = io.TextIOWrapper(sys.stdin.buffer, encoding="utf-8", errors="replace")
+        else:
+            try:
+                stream = open(source, encoding="utf-8", errors="replace")  # noqa: SIM115
+            except OSError as exc:
+                raise InputError(source, exc.strerror or str(exc)) from exc
+        findings: list[TextFinding] = []
+        with stream:
+            for number, line in enumerate(stream, 1):
+                text = line.rstrip("\r\n")
+                findings.extend(text_finding(number, text, m) for m in scanner.scan(text))
+        _write_output(render_text_findings(findings, fmt), None)
+        return EXIT_FINDINGS if fails([f.severity for f in findings], fail_on) else EXIT_OK
+
+    _run(body)
+
+
+@main.command()
+@click.option(
+    "--format",
+    "fmt",
+    type=click.Choice(("table", "json")),
+    default="table",
+    show_default=True,
+    help="Output format.",
+)
+def models(fmt: str) -> None:
+    """List known speech models, where they are on disk, and which one is the default."""
+    from auditor.models import list_models
+
+    def body() -> int:
+        entries = list_models()
+        if fmt == "json":
+            click.echo(json.dumps([e.to_dict() for e in entries], ensure_ascii=False, indent=2))
+        else:
+            for e in entries:
+                mark = "*" if e.default else " "
+                state = e.path if e.path else "not on disk"
+                click.echo(f"{mark} {e.name:<15} {state}")
+        return EXIT_OK
+
+    _run(body)
+
+
+@main.group()
+def lexicon() -> None:
+    """Inspect and validate lexicons."""
+
+
+@lexicon.command("list")
+@_lexicon_option
+@click.option(
+    "--format",
+    "fmt",
+    type=click.Choice(("table", "json")),
+    default="table",
+    show_default=True,
+    help="Output format.",
+)
+def lexicon_list(lexicons: Sequence[str], fmt: str) -> None:
+    """Show categories with their severity and rule counts, and the lexicon version."""
+    from auditor.lexicon import load_lexicon
+
+    def body() -> int:
+        lex = load_lexicon(lexicons)
+        counts = lex.counts()
+        if fmt == "json":
+            payload: dict[str, Any] = {
+                "version": lex.version,
+                "files": list(lex.files),
+                "categories": [
+                    {
+                        "id": c.id,
+                        "severity": c.severity,
+                        "legal_basis": c.legal_basis,
+                        **counts[c.id],
+                    }
+                    for c in lex.categories.values()
+                ],
+            }
+            click.echo(json.dumps(payload, ensure_ascii=False, indent=2))
+            return EXIT_OK
+        click.echo(f"lexicon version {lex.version} ({len(lex.files)} files)")
+        for c in lex.categories.values():
+            n = counts[c.id]
+            click.echo(
+                f"  {c.id:<26} {c.severity:<6} {n['rules']:>3} rules {n['terms']:>4} terms "
+                f"{n['patterns']:>3} patterns"
+            )
+        click.echo(f"  exemptions: {len(lex.exemptions)}")
+        return EXIT_OK
+
+    _run(body)
+
+
+@lexicon.command("check")
+@click.argument("paths", nargs=-1, type=click.Path(dir_okay=False))
+def lexicon_check(paths: Sequence[str]) -> None:
+    """Validate lexicon files (the built-in ones, plus PATHS); name file, line and problem."""
+    from auditor.lexicon import load_lexicon
+
+    def body() -> int:
+        lex = load_lexicon(paths)
+        click.echo(
+            f"ok: {len(lex.files)} files, {len(lex.rules)} rules, "
+            f"{len(lex.exemptions)} exemptions, version {lex.version}"
+        )
+        return EXIT_OK
+
+    _run(body)
+
+
+if __name__ == "__main__":  # pragma: no cover
+    main()

@@ -1,0 +1,101 @@
+"""Findings: what was said, when, which rule it breaks, and how sure we are."""
+
+from __future__ import annotations
+
+from dataclasses import asdict, dataclass
+from typing import Any
+
+from auditor.scan import Match
+from auditor.transcript import TranscriptText
+
+SEVERITY_RANK = {"low": 1, "medium": 2, "high": 3}
+FAIL_ON_CHOICES = ("high", "medium", "low", "never")
+# How much a match kind is worth before the recogniser's own word probabilities are counted.
+_KIND_CONFIDENCE = {"exact": 0.95, "variant": 0.85, "sound-alike": 0.6}
+
+
+@dataclass(frozen=True)
+class Finding:
+    source: str
+    category: str
+    rule: str
+    severity: str
+    matched: str  # the words as transcribed (simplified)
+    term: str | None  # the lexicon term, None for a pattern
+    start: float  # seconds: start of the first matched word
+    end: float  # seconds: end of the last matched word
+    context: str
+    legal_basis: str
+    confidence: float
+    match: str  # exact | variant | sound-alike
+
+    def to_dict(self) -> dict[str, Any]:
+        out = asdict(self)
+        out["start"] = round(self.start, 2)
+        out["end"] = round(self.end, 2)
+        return out
+
+
+@dataclass(frozen=True)
+class TextFinding:
+    """A finding in plain text (scan-text): a line and character offsets instead of times."""
+
+    line: int
+    category: str
+    rule: str
+    severity: str
+    matched: str
+    term: str | None
+    char_start: int
+    char_end: int
+    legal_basis: str
+    match: str
+
+    def to_dict(self) -> dict[str, Any]:
+        return asdict(self)
+
+
+def confidence(kind: str, word_probability: float) -> float:
+    """A matched term is only as sure as the recogniser was of its words."""
+    base = _KIND_CONFIDENCE.get(kind, 0.5)
+    return round(base * (0.6 + 0.4 * max(0.0, min(1.0, word_probability))), 3)
+
+
+def finding_from_match(source: str, view: TranscriptText, match: Match) -> Finding:
+    start, end = view.span_times(match.start, match.end)
+    return Finding(
+        source=source,
+        category=match.category,
+        rule=match.rule.id,
+        severity=match.rule.severity,
+        matched=view.text[match.start : match.end],
+        term=match.term,
+        start=start,
+        end=end,
+        context=view.context(match.start, match.end),
+        legal_basis=match.rule.legal_basis,
+        confidence=confidence(match.kind, view.span_probability(match.start, match.end)),
+        match=match.kind,
+    )
+
+
+def text_finding(line: int, text: str, match: Match) -> TextFinding:
+    return TextFinding(
+        line,
+        match.category,
+        match.rule.id,
+        match.rule.severity,
+        text[match.start : match.end],
+        match.term,
+        match.start,
+        match.end,
+        match.rule.legal_basis,
+        match.kind,
+    )
+
+
+def fails(severities: list[str], fail_on: str) -> bool:
+    if fail_on == "never":
+        return False
+    threshold = SEVERITY_RANK[fail_on]
+    return any(SEVERITY_RANK[s] >= threshold for s in severities)

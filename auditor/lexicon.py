@@ -1,0 +1,363 @@
+"""Lexicon loading and validation. Lexicons are TOML data in `lexicons/`; see lexicons/README.md.
+
+A lexicon file may hold:
+  [category."<id>"]   (built-in categories file only) legal_basis, severity, title
+  [[rule]]            id, category, terms and/or patterns; optional severity, legal_basis, note
+  [[exemption]]       id, kind = phrase|before|after, phrases or pattern; optional categories, terms
+  disable = [...]     rule ids to switch off (custom lexicons)
+  allow = [...]       phrases that are never a claim (custom lexicons)
+Later files override earlier rules with the same id.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import re
+import tomllib
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass
+from importlib import resources
+from pathlib import Path
+from typing import Any
+
+from auditor.errors import LexiconError
+from auditor.normalize import normalize_term
+
+SEVERITIES = ("low", "medium", "high")
+EXEMPTION_KINDS = ("phrase", "before", "after")
+CATEGORIES_FILE = "categories.toml"
+_RULE_ID = re.compile(r"^[a-z_]+\.[a-z_]+/[a-z0-9_.-]+$|^[a-z_]+/[a-z0-9_.-]+$")
+
+
+@dataclass(frozen=True)
+class Category:
+    id: str
+    title: str
+    legal_basis: str
+    severity: str
+
+
+@dataclass(frozen=True)
+class Rule:
+    id: str
+    category: str
+    severity: str
+    legal_basis: str
+    terms: tuple[str, ...]  # as written in the lexicon
+    patterns: tuple[re.Pattern[str], ...]  # applied to normalised text
+    origin: str  # file:line, for messages
+
+
+@dataclass(frozen=True)
+class Exemption:
+    id: str
+    kind: str
+    phrases: tuple[str, ...] = ()
+    pattern: re.Pattern[str] | None = None
+    categories: frozenset[str] | None = None  # None: every category
+    terms: frozenset[str] | None = None  # normalised terms it applies to; None: all
+    window: int = 12
+    origin: str = ""
+
+    def applies_to(self, category: str, term: str | None) -> bool:
+        if self.categories is not None and category not in self.categories:
+            return False
+        return self.terms is None or (term is not None and normalize_term(term) in self.terms)
+
+
+@dataclass(frozen=True)
+class Lexicon:
+    categories: dict[str, Category]
+    rules: tuple[Rule, ...]
+    exemptions: tuple[Exemption, ...]
+    files: tuple[str, ...]
+    version: str  # content hash of every file that went in, in order
+
+    def counts(self) -> dict[str, dict[str, int]]:
+        out: dict[str, dict[str, int]] = {
+            c: {"rules": 0, "terms": 0, "patterns": 0} for c in self.categories
+        }
+        for rule in self.rules:
+            out[rule.category]["rules"] += 1
+            out[rule.category]["terms"] += len(rule.terms)
+            out[rule.category]["patterns"] += len(rule.patterns)
+        return out
+
+
+def builtin_lexicon_dir() -> Path:
+    try:
+        folder = Path(str(resources.files("auditor.lexicons")))
+        if (folder / CATEGORIES_FILE).is_file():
+            return folder
+    except ModuleNotFoundError:
+        pass
+    return Path(__file__).resolve().parent.parent / "lexicons"
+
+
+def builtin_files() -> list[Path]:
+    folder = builtin_lexicon_dir()
+    rest = sorted(p for p in folder.glob("*.toml") if p.name != CATEGORIES_FILE)
+    return [folder / CATEGORIES_FILE, *rest]
+
+
+def _table_lines(text: str, header: str) -> list[int]:
+    """Line numbers (1-based) of each `[[header]]`, in order: tomllib does not report them."""
+    marker = re.compile(rf"^\s*\[\[\s*{re.escape(header)}\s*\]\]")
+    return [n for n, line in enumerate(text.splitlines(), 1) if marker.match(line)]
+
+
+def _line_of(text: str, needle: str) -> int | None:
+    for n, line in enumerate(text.splitlines(), 1):
+        if needle in line:
+            return n
+    return None
+
+
+class _Builder:
+    def __init__(self) -> None:
+        self.categories: dict[str, Category] = {}
+        self.rules: dict[str, Rule] = {}
+        self.exemptions: list[Exemption] = []
+        self.files: list[str] = []
+        self.digest = hashlib.sha256()
+
+    def add_file(self, path: Path, allow_categories: bool) -> None:
+        name = str(path)
+        try:
+            raw = path.read_bytes()
+        except OSError as exc:
+            raise LexiconError(name, None, f"cannot read: {exc.strerror or exc}") from exc
+        try:
+            text = raw.decode("utf-8")
+        except UnicodeDecodeError as exc:
+            raise LexiconError(name, None, f"not UTF-8 ({exc.reason} at byte {exc.start})") from exc
+        try:
+            data = tomllib.loads(text)
+        except tomllib.TOMLDecodeError as exc:
+            match = re.search(r"\(at line (\d+), column \d+\)", str(exc))
+            line = int(match.group(1)) if match else None
+            if line is None and "end of document" in str(exc):
+                line = max(1, len(text.splitlines()))
+            problem = re.sub(r"\s*\(at (line \d+, column \d+|end of document)\)", "", str(exc))
+            raise LexiconError(name, line, f"invalid TOML: {problem}") from exc
+        self.digest.update(path.name.encode() + b"\0" + raw + b"\0")
+        self.files.append(name)
+
+        known = {"category", "rule", "exemption", "disable", "allow", "lexicon"}
+        for key in data:
+            if key not in known:
+                raise LexiconError(
+                    name,
+                    _line_of(text, key),
+                    f"unknown top-level key {key!r} (expected one of {', '.join(sorted(known))})",
+                )
+        if "category" in data:
+            if not allow_categories:
+                raise LexiconError(
+                    name,
+                    _line_of(text, "[category"),
+                    "categories come from the rule taxonomy and cannot be added "
+                    "by a custom lexicon",
+                )
+            self._categories(name, text, data["category"])
+        for line, entry in zip(_table_lines(text, "rule"), data.get("rule", []), strict=False):
+            self._rule(name, line, entry)
+        for line, entry in zip(
+            _table_lines(text, "exemption"), data.get("exemption", []), strict=False
+        ):
+            self._exemption(name, line, entry)
+        for rule_id in _str_list(
+            name, _line_of(text, "disable"), data.get("disable", []), "disable"
+        ):
+            if rule_id not in self.rules:
+                raise LexiconError(
+                    name, _line_of(text, rule_id), f"disable: no rule {rule_id!r} to disable"
+                )
+            del self.rules[rule_id]
+        allow = _str_list(name, _line_of(text, "allow"), data.get("allow", []), "allow")
+        if allow:
+            self.exemptions.append(
+                Exemption(
+                    id=f"allow:{path.name}",
+                    kind="phrase",
+                    phrases=tuple(normalize_term(p) for p in allow),
+                    origin=f"{name}:{_line_of(text, 'allow')}",
+                )
+            )
+
+    def _categories(self, name: str, text: str, table: Any) -> None:
+        if not isinstance(table, dict):
+            raise LexiconError(name, _line_of(text, "category"), "category must be a table")
+        for cid, entry in table.items():
+            line = _line_of(text, f'"{cid}"')
+            if not isinstance(entry, dict):
+                raise LexiconError(name, line, f"category {cid!r} must be a table")
+            severity = entry.get("severity")
+            if severity not in SEVERITIES:
+                raise LexiconError(
+                    name,
+                    line,
+                    f"category {cid!r}: severity must be one of "
+                    f"{', '.join(SEVERITIES)}, not {severity!r}",
+                )
+            for key in ("legal_basis", "title"):
+                if not isinstance(entry.get(key), str) or not entry[key]:
+                    raise LexiconError(name, line, f"category {cid!r}: {key} is required")
+            self.categories[cid] = Category(cid, entry["title"], entry["legal_basis"], severity)
+
+    def _rule(self, name: str, line: int, entry: dict[str, Any]) -> None:
+        where = f"{name}:{line}"
+        rule_id = entry.get("id")
+        if not isinstance(rule_id, str) or not _RULE_ID.match(rule_id):
+            raise LexiconError(
+                name,
+                line,
+                f"rule id {rule_id!r} must look like "
+                "'category.name/short-name' (lowercase, digits, - _ .)",
+            )
+        unknown = set(entry) - {
+            "id",
+            "category",
+            "terms",
+            "patterns",
+            "severity",
+            "legal_basis",
+            "note",
+        }
+        if unknown:
+            raise LexiconError(
+                name, line, f"rule {rule_id}: unknown key(s) {', '.join(sorted(unknown))}"
+            )
+        category = entry.get("category")
+        if category not in self.categories:
+            raise LexiconError(name, line, f"rule {rule_id}: unknown category {category!r}")
+        if not rule_id.startswith(category + "/"):
+            raise LexiconError(
+                name, line, f"rule {rule_id}: id must start with its category '{category}/'"
+            )
+        if rule_id in self.rules and self.rules[rule_id].origin.startswith(name + ":"):
+            raise LexiconError(
+                name, line, f"duplicate rule id {rule_id!r} (first at {self.rules[rule_id].origin})"
+            )
+        terms = _str_list(name, line, entry.get("terms", []), f"rule {rule_id}: terms")
+        for term in terms:
+            if not normalize_term(term):
+                raise LexiconError(
+                    name,
+                    line,
+                    f"rule {rule_id}: term {term!r} is empty once "
+                    "normalised (only spaces or punctuation)",
+                )
+        patterns = []
+        for source in _str_list(name, line, entry.get("patterns", []), f"rule {rule_id}: patterns"):
+            try:
+                patterns.append(re.compile(source))
+            except re.error as exc:
+                raise LexiconError(
+                    name, line, f"rule {rule_id}: invalid pattern {source!r}: {exc}"
+                ) from exc
+        if not terms and not patterns:
+            raise LexiconError(name, line, f"rule {rule_id}: needs terms or patterns")
+        cat = self.categories[category]
+        severity = entry.get("severity", cat.severity)
+        if severity not in SEVERITIES:
+            raise LexiconError(
+                name,
+                line,
+                f"rule {rule_id}: severity must be one of "
+                f"{', '.join(SEVERITIES)}, not {severity!r}",
+            )
+        self.rules[rule_id] = Rule(
+            rule_id,
+            category,
+            severity,
+            entry.get("legal_basis", cat.legal_basis),
+            tuple(terms),
+            tuple(patterns),
+            where,
+        )
+
+    def _exemption(self, name: str, line: int, entry: dict[str, Any]) -> None:
+        ex_id = entry.get("id")
+        if not isinstance(ex_id, str) or not ex_id:
+            raise LexiconError(name, line, "exemption needs an id")
+        kind = entry.get("kind")
+        if kind not in EXEMPTION_KINDS:
+            raise LexiconError(
+                name,
+                line,
+                f"exemption {ex_id}: kind must be one of "
+                f"{', '.join(EXEMPTION_KINDS)}, not {kind!r}",
+            )
+        categories = entry.get("categories")
+        if categories is not None:
+            categories = _str_list(name, line, categories, f"exemption {ex_id}: categories")
+            for c in categories:
+                if c not in self.categories:
+                    raise LexiconError(name, line, f"exemption {ex_id}: unknown category {c!r}")
+        terms = entry.get("terms")
+        if terms is not None:
+            terms = _str_list(name, line, terms, f"exemption {ex_id}: terms")
+        phrases: list[str] = []
+        pattern = None
+        if kind == "phrase":
+            phrases = _str_list(name, line, entry.get("phrases", []), f"exemption {ex_id}: phrases")
+            if not phrases:
+                raise LexiconError(
+                    name, line, f"exemption {ex_id}: a phrase exemption needs phrases"
+                )
+        else:
+            source = entry.get("pattern")
+            if not isinstance(source, str) or not source:
+                raise LexiconError(name, line, f"exemption {ex_id}: kind {kind} needs a pattern")
+            try:
+                pattern = re.compile(source)
+            except re.error as exc:
+                raise LexiconError(
+                    name, line, f"exemption {ex_id}: invalid pattern {source!r}: {exc}"
+                ) from exc
+        window = entry.get("window", 12)
+        if not isinstance(window, int) or window <= 0:
+            raise LexiconError(name, line, f"exemption {ex_id}: window must be a positive integer")
+        self.exemptions.append(
+            Exemption(
+                id=ex_id,
+                kind=kind,
+                phrases=tuple(normalize_term(p) for p in phrases),
+                pattern=pattern,
+                categories=frozenset(categories) if categories is not None else None,
+                terms=frozenset(normalize_term(t) for t in terms) if terms is not None else None,
+                window=window,
+                origin=f"{name}:{line}",
+            )
+        )
+
+    def build(self) -> Lexicon:
+        return Lexicon(
+            dict(self.categories),
+            tuple(self.rules.values()),
+            tuple(self.exemptions),
+            tuple(self.files),
+            self.digest.hexdigest()[:16],
+        )
+
+
+def _str_list(name: str, line: int | None, value: Any, what: str) -> list[str]:
+    if not isinstance(value, list) or not all(isinstance(v, str) and v for v in value):
+        raise LexiconError(name, line, f"{what} must be a list of non-empty strings")
+    return list(value)
+
+
+def load_lexicon(
+    extra: Sequence[str | Path] = (), builtin: Iterable[Path] | None = None
+) -> Lexicon:
+    """The built-in lexicon, then each extra file in order (overrides, disables, allow-lists)."""
+    builder = _Builder()
+    files = list(builtin) if builtin is not None else builtin_files()
+    for path in files:
+        builder.add_file(Path(path), allow_categories=Path(path).name == CATEGORIES_FILE)
+    for extra_path in extra:
+        builder.add_file(Path(extra_path), allow_categories=False)
+    if not builder.categories:
+        raise LexiconError(str(files[0]) if files else "lexicons/", None, "no categories defined")
+    return builder.build()

@@ -1,0 +1,168 @@
+"""Media stage: find ffmpeg, probe a recording, extract its speech audio as 16 kHz mono samples.
+
+Probing uses PyAV (libav in-process, fast, precise errors). Extraction runs the ffmpeg binary
+through ffmpeg-python with an argument list, never a shell, so any file name is safe.
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+import shutil
+import subprocess
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+import numpy.typing as npt
+
+from auditor.errors import InputError, MediaToolError
+
+log = logging.getLogger("auditor")
+
+SAMPLE_RATE = 16_000
+
+
+@dataclass(frozen=True)
+class AudioStream:
+    index: int  # position among the file's audio streams (0 = first), what --audio-stream takes
+    codec: str
+    channels: int
+    sample_rate: int
+    language: str | None
+
+
+@dataclass(frozen=True)
+class MediaInfo:
+    path: str
+    size: int
+    duration: float  # seconds; 0.0 when the container does not say
+    format_name: str
+    audio_streams: tuple[AudioStream, ...]
+    has_video: bool
+
+
+def find_ffmpeg() -> str:
+    """AUDITOR_FFMPEG, else `ffmpeg` on PATH, else the binary in the imageio-ffmpeg wheel."""
+    configured = os.environ.get("AUDITOR_FFMPEG")
+    if configured:
+        if not (os.path.isfile(configured) and os.access(configured, os.X_OK)):
+            raise MediaToolError(f"AUDITOR_FFMPEG={configured} is not an executable file")
+        return configured
+    on_path = shutil.which("ffmpeg")
+    if on_path:
+        return on_path
+    try:
+        import imageio_ffmpeg
+
+        return str(imageio_ffmpeg.get_ffmpeg_exe())
+    except (ImportError, RuntimeError) as exc:
+        raise MediaToolError(
+            "no ffmpeg found: set AUDITOR_FFMPEG, install ffmpeg, or pip install imageio-ffmpeg"
+        ) from exc
+
+
+def _check_readable(path: str) -> int:
+    p = Path(path)
+    if not p.exists():
+        raise InputError(path, "no such file")
+    if p.is_dir():
+        raise InputError(path, "is a directory, not a media file")
+    if not os.access(p, os.R_OK):
+        raise InputError(path, "permission denied")
+    size = p.stat().st_size
+    if size == 0:
+        raise InputError(path, "empty file (0 bytes)")
+    return size
+
+
+def probe(path: str) -> MediaInfo:
+    """Read the container header. Raises InputError for anything that is not playable media."""
+    import av
+
+    size = _check_readable(path)
+    try:
+        container = av.open(path, metadata_errors="ignore")
+    except av.error.InvalidDataError as exc:
+        raise InputError(
+            path, "not a media file or truncated (ffmpeg cannot read its header)"
+        ) from exc
+    except av.error.FFmpegError as exc:
+        raise InputError(path, f"cannot open as media: {_first_line(str(exc))}") from exc
+    with container:
+        audio = tuple(
+            AudioStream(
+                index=i,
+                codec=s.codec_context.name if s.codec_context else "unknown",
+                channels=int(s.codec_context.channels or 0) if s.codec_context else 0,
+                sample_rate=int(s.codec_context.sample_rate or 0) if s.codec_context else 0,
+                language=s.metadata.get("language"),
+            )
+            for i, s in enumerate(container.streams.audio)
+        )
+        duration = float(container.duration) / 1_000_000 if container.duration else 0.0
+        if not duration and container.streams.audio:
+            stream = container.streams.audio[0]
+            if stream.duration and stream.time_base:
+                duration = float(stream.duration * stream.time_base)
+        return MediaInfo(
+            path=path,
+            size=size,
+            duration=duration,
+            format_name=str(container.format.name),
+            audio_streams=audio,
+            has_video=bool(container.streams.video),
+        )
+
+
+def _first_line(text: str) -> str:
+    lines = [line.strip() for line in text.strip().splitlines() if line.strip()]
+    return lines[-1] if lines else "unknown error"
+
+
+def _ffmpeg_input_name(path: str) -> str:
+    # "file:" stops ffmpeg from reading "-x.mp4" as an option, "-" as stdin, or "a:b" as a protocol.
+    return "file:" + os.path.abspath(path)
+
+
+def extract_audio(
+    info: MediaInfo, audio_stream: int = 0, timeout: float | None = None
+) -> npt.NDArray[np.float32]:
+    """Decode one audio stream to 16 kHz mono float32 samples in [-1, 1]."""
+    import ffmpeg
+
+    if not info.audio_streams:
+        raise InputError(info.path, "no audio stream (nothing to transcribe)")
+    if not 0 <= audio_stream < len(info.audio_streams):
+        raise InputError(
+            info.path,
+            f"has {len(info.audio_streams)} audio stream(s); --audio-stream {audio_stream} "
+            f"does not exist (use 0 to {len(info.audio_streams) - 1})",
+        )
+    args = (
+        ffmpeg.input(_ffmpeg_input_name(info.path))
+        .output(
+            "pipe:",
+            format="s16le",
+            acodec="pcm_s16le",
+            ac=1,
+            ar=SAMPLE_RATE,
+            map=f"0:a:{audio_stream}",
+        )
+        .global_args("-nostdin", "-hide_banner", "-loglevel", "error")
+        .compile(cmd=find_ffmpeg())
+    )
+    log.debug("running %s", args)
+    try:
+        done = subprocess.run(args, capture_output=True, timeout=timeout, check=False)
+    except subprocess.TimeoutExpired as exc:
+        raise InputError(info.path, f"ffmpeg did not finish within {timeout:.0f} s") from exc
+    except OSError as exc:
+        raise MediaToolError(f"cannot run ffmpeg ({args[0]}): {exc}") from exc
+    if done.returncode != 0:
+        message = _first_line(done.stderr.decode("utf-8", "replace"))
+        raise InputError(info.path, f"audio could not be decoded: {message}")
+    samples = np.frombuffer(done.stdout, dtype=np.int16).astype(np.float32) / 32768.0
+    if samples.size == 0:
+        raise InputError(info.path, "audio stream holds no samples (empty or truncated)")
+    return samples

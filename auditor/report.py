@@ -1,0 +1,121 @@
+"""Report stage: render audit results as table, JSON, JSON Lines or CSV, and write atomically."""
+
+from __future__ import annotations
+
+import csv
+import io
+import json
+import os
+import tempfile
+from collections.abc import Iterable, Sequence
+from pathlib import Path
+
+from auditor.audit import AuditResult
+from auditor.findings import Finding, TextFinding
+
+AUDIT_FORMATS = ("table", "json", "jsonl", "csv")
+TEXT_FORMATS = ("table", "jsonl")
+FINDING_FIELDS = (
+    "source",
+    "category",
+    "rule",
+    "severity",
+    "matched",
+    "term",
+    "start",
+    "end",
+    "context",
+    "legal_basis",
+    "confidence",
+    "match",
+)
+
+
+def mmss(seconds: float) -> str:
+    whole = int(seconds)
+    hours, rest = divmod(whole, 3600)
+    minutes, secs = divmod(rest, 60)
+    return f"{hours}:{minutes:02d}:{secs:02d}" if hours else f"{minutes:02d}:{secs:02d}"
+
+
+def render_table(results: Sequence[AuditResult]) -> str:
+    out: list[str] = []
+    for result in results:
+        count = len(result.findings)
+        out.append(
+            f"{result.source.path}  ({mmss(result.source.duration)}, "
+            f"{count} finding{'s' if count != 1 else ''})"
+        )
+        for f in result.findings:
+            note = "" if f.match == "exact" else f"  [{f.match}]"
+            out.append(
+                f"  {mmss(f.start)}  {f.severity:<6}  {f.category:<24}  「{f.matched}」  "
+                f"{f.context}{note}"
+            )
+        if not count:
+            out.append("  no findings")
+    return "\n".join(out) + "\n"
+
+
+def render_json(results: Sequence[AuditResult]) -> str:
+    documents = [r.to_dict() for r in results]
+    payload = documents[0] if len(documents) == 1 else documents
+    return json.dumps(payload, ensure_ascii=False, indent=2) + "\n"
+
+
+def render_jsonl(findings: Iterable[Finding | TextFinding]) -> str:
+    return "".join(json.dumps(f.to_dict(), ensure_ascii=False) + "\n" for f in findings)
+
+
+def render_csv(findings: Iterable[Finding]) -> str:
+    buffer = io.StringIO()
+    writer = csv.DictWriter(buffer, fieldnames=FINDING_FIELDS, lineterminator="\n")
+    writer.writeheader()
+    for f in findings:
+        writer.writerow(f.to_dict())
+    return buffer.getvalue()
+
+
+def render_audit(results: Sequence[AuditResult], fmt: str) -> str:
+    findings = [f for r in results for f in r.findings]
+    if fmt == "table":
+        return render_table(results)
+    if fmt == "json":
+        return render_json(results)
+    if fmt == "jsonl":
+        return render_jsonl(findings)
+    if fmt == "csv":
+        return render_csv(findings)
+    raise ValueError(f"unknown format {fmt!r}")
+
+
+def render_text_findings(findings: Sequence[TextFinding], fmt: str) -> str:
+    if fmt == "jsonl":
+        return render_jsonl(findings)
+    lines = [
+        f"line {f.line}:{f.char_start}-{f.char_end}  {f.severity:<6}  {f.category:<24}  "
+        f"「{f.matched}」"
+        for f in findings
+    ]
+    return "\n".join(lines) + ("\n" if lines else "")
+
+
+def write_atomic(path: str | Path, content: str | bytes) -> None:
+    """Write to a temporary file beside the target, flush it to disk, then rename over the target.
+
+    A crash at any moment leaves either the old file or the complete new one.
+    """
+    target = Path(path)
+    data = content.encode("utf-8") if isinstance(content, str) else content
+    fd, tmp = tempfile.mkstemp(
+        prefix=f".{target.name}.", suffix=".tmp", dir=target.parent if str(target.parent) else "."
+    )
+    try:
+        with os.fdopen(fd, "wb") as handle:
+            handle.write(data)
+            handle.flush()
+            os.fsync(handle.fileno())
+        os.replace(tmp, target)
+    except BaseException:
+        Path(tmp).unlink(missing_ok=True)
+        raise

@@ -1,0 +1,1 @@
+"""Built-in lexicon data (TOML), installed as the package `auditor.lexicons`."""

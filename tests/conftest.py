@@ -1,0 +1,67 @@
+"""Shared fixtures. Tests run the real CLI, the real ffmpeg and the real default model."""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+ROOT = Path(__file__).resolve().parent.parent
+DATA = Path(__file__).resolve().parent / "data"
+DEMO = ROOT / "sample_media" / "demo.mp4"
+DEMO_KEY = ROOT / "sample_media" / "demo.expected.json"
+
+
+@pytest.fixture(scope="session", autouse=True)
+def auditor_home(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """A private cache per test session, so the default model is assembled for real once."""
+    home = Path(os.environ.get("AUDITOR_TEST_HOME") or tmp_path_factory.mktemp("auditor-home"))
+    os.environ["AUDITOR_HOME"] = str(home)
+    return home
+
+
+def run_cli(
+    *args: str,
+    stdin: str | None = None,
+    cwd: Path | None = None,
+    env: dict[str, str] | None = None,
+    timeout: float = 600,
+) -> subprocess.CompletedProcess[str]:
+    """Run `auditor` as a user would: a separate process, real stdout, stderr and exit code."""
+    return subprocess.run(
+        [sys.executable, "-m", "auditor.cli", *args],
+        input=stdin,
+        capture_output=True,
+        text=True,
+        cwd=cwd or ROOT,
+        env={**os.environ, **(env or {})},
+        timeout=timeout,
+        check=False,
+    )
+
+
+@pytest.fixture(scope="session")
+def ffmpeg_bin() -> str:
+    from auditor.media import find_ffmpeg
+
+    return find_ffmpeg()
+
+
+@pytest.fixture(scope="session")
+def demo_report(tmp_path_factory: pytest.TempPathFactory) -> dict[str, Any]:
+    out = tmp_path_factory.mktemp("demo") / "demo.json"
+    done = run_cli("audit", str(DEMO), "--format", "json", "-o", str(out), "--fail-on", "never")
+    assert done.returncode == 0, done.stderr
+    report: dict[str, Any] = json.loads(out.read_text(encoding="utf-8"))
+    return report
+
+
+@pytest.fixture(scope="session")
+def demo_key() -> dict[str, Any]:
+    key: dict[str, Any] = json.loads(DEMO_KEY.read_text(encoding="utf-8"))
+    return key

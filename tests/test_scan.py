@@ -1,0 +1,97 @@
+"""The scanner on text: claims, the traps that are not claims, and the evasions."""
+
+from __future__ import annotations
+
+import pytest
+
+from auditor.lexicon import load_lexicon
+from auditor.scan import Scanner
+
+
+@pytest.fixture(scope="module")
+def scanner() -> Scanner:
+    return Scanner(load_lexicon())
+
+
+def categories(scanner: Scanner, text: str) -> set[str]:
+    return {m.category for m in scanner.scan(text)}
+
+
+@pytest.mark.parametrize(
+    ("text", "category"),
+    [
+        ("这款精华液是全网第一，效果最好。", "absolute.superlative"),
+        ("这个锅永久不粘", "absolute.guarantee"),
+        ("国家级的品质，人民大会堂都在用", "authority.state"),
+        ("这个牙膏可以消炎杀菌", "medical.claim"),
+        ("这个药没有任何副作用，药到病除", "medical.efficacy"),
+        ("这个保健品可以防癌抗癌", "food.disease_claim"),
+        ("这个洗发水能生发，还有干细胞成分", "cosmetics.special_claim"),
+        ("我们的老师是命题组的，押题特别准", "education.guarantee"),
+        ("跟着老师投资稳赚不赔，零风险", "finance.guarantee"),
+        ("原价三百九十九，今天直播间只要三十九", "price.fake_reference"),
+        ("仅此一次，随时涨价", "urgency.inducement"),
+        ("差评我们都删掉了，好评率百分之百", "data.fake_traffic"),
+        ("我们吊打所有大牌", "conduct.disparage"),
+        ("这个摆件可以辟邪镇宅", "superstition"),
+        ("私信我发你链接，加V拿内部价", "diversion.offplatform"),
+    ],
+)
+def test_each_category_is_found(scanner: Scanner, text: str, category: str) -> None:
+    assert category in categories(scanner, text)
+
+
+@pytest.mark.parametrize(
+    "text",
+    [
+        "最近很多朋友在问发货的问题",
+        "第一次来直播间的朋友点个关注",
+        "第一步先把脸洗干净",
+        "每人最多限购两件，至少买一件",
+        "一号链接是这件外套，第一个链接已经上了",
+        "我们的目标是打造第一品牌",
+        "最佳使用时间是睡前",
+        "广告法不让说最好，大家自己体会",
+        "我最好的朋友也在用",
+        "这是今年的最新款",
+        "这件衣服是百分之百纯棉的",
+        "你最好先量一下尺码再拍",
+    ],
+)
+def test_traps_are_not_claims(scanner: Scanner, text: str) -> None:
+    assert scanner.scan(text) == []
+
+
+@pytest.mark.parametrize(
+    ("text", "category"),
+    [
+        ("這是全網第一", "absolute.superlative"),
+        ("全網最低價", "price.fake_reference"),
+        ("我们家全网第1", "absolute.superlative"),
+        ("绝对的NO.1", "absolute.superlative"),
+        ("销量Top.1", "absolute.superlative"),
+        ("这个最 好用", "absolute.superlative"),
+        ("顶 级工艺", "absolute.superlative"),
+        ("全网底价", "price.fake_reference"),
+        ("类目底价直接给到你们", "price.fake_reference"),
+        ("百分之百有效", "absolute.guarantee"),
+        ("100%有效", "absolute.guarantee"),
+    ],
+)
+def test_evasions_are_caught(scanner: Scanner, text: str, category: str) -> None:
+    assert category in categories(scanner, text)
+
+
+def test_spans_point_at_the_words_as_written(scanner: Scanner) -> None:
+    text = "今天全網 最低價，大家快来"
+    [match] = scanner.scan(text)
+    assert text[match.start : match.end] == "全網 最低價"
+    assert match.kind == "variant"
+    plain = "今天全网最低价"
+    [match] = scanner.scan(plain)
+    assert match.kind == "exact"
+
+
+def test_longer_claim_wins_over_the_term_inside_it(scanner: Scanner) -> None:
+    matches = scanner.scan("全网最低价")
+    assert [(m.category, m.term) for m in matches] == [("price.fake_reference", "全网最低价")]

@@ -1,0 +1,52 @@
+from __future__ import annotations
+
+from auditor.audit import scan_transcript
+from auditor.lexicon import load_lexicon
+from auditor.scan import Scanner
+from auditor.transcript import Segment, Transcript, Word
+
+
+def _transcript() -> Transcript:
+    first = (
+        Word(1.0, 1.4, "这款", 0.9),
+        Word(1.4, 1.6, "是", 0.9),
+        Word(1.6, 2.0, "全网", 0.8),
+        Word(2.0, 2.5, "最低", 0.7),
+        Word(2.5, 2.8, "价", 0.9),
+    )
+    second = (Word(4.0, 4.5, "大家", 0.9), Word(4.5, 5.0, "快来", 0.9))
+    return Transcript(
+        (Segment(1.0, 2.8, "这款是全网最低价", first), Segment(4.0, 5.0, "大家快来", second)),
+        language="zh",
+        duration=6.0,
+    )
+
+
+def test_span_maps_to_the_words_it_came_from() -> None:
+    view = _transcript().view()
+    start = view.text.index("最低价")
+    assert view.span_times(start, start + 3) == (2.0, 2.8)
+    assert view.span_probability(start, start + 3) == 0.7
+    assert view.context(start, start + 3) == "这款是全网最低价"
+
+
+def test_findings_use_word_times_not_segment_times() -> None:
+    [finding] = scan_transcript("x.mp4", _transcript(), Scanner(load_lexicon()))
+    assert (finding.start, finding.end) == (1.6, 2.8)
+    assert finding.matched == "全网最低价"
+    assert finding.confidence < 0.95  # the recogniser was unsure of 最低
+
+
+def test_claim_split_across_segments_still_matches() -> None:
+    words_a = (Word(0.0, 0.5, "全网", 0.9),)
+    words_b = (Word(1.5, 2.0, "最低价", 0.9),)
+    transcript = Transcript(
+        (Segment(0.0, 0.5, "全网", words_a), Segment(1.5, 2.0, "最低价", words_b)), "zh", 3.0
+    )
+    [finding] = scan_transcript("x", transcript, Scanner(load_lexicon()))
+    assert (finding.start, finding.end) == (0.0, 2.0)
+
+
+def test_round_trip_through_dict() -> None:
+    t = _transcript()
+    assert Transcript.from_dict(t.to_dict()) == t
