@@ -9,11 +9,15 @@ import os
 import tempfile
 from collections.abc import Iterable, Sequence
 from pathlib import Path
+from typing import TYPE_CHECKING, Any
 
 from auditor.audit import AuditResult
 from auditor.findings import Finding, TextFinding
 
-AUDIT_FORMATS = ("table", "json", "jsonl", "csv")
+if TYPE_CHECKING:
+    from auditor.clips import Clip
+
+AUDIT_FORMATS = ("table", "json", "jsonl", "csv", "html", "srt", "vtt")
 TEXT_FORMATS = ("table", "jsonl")
 FINDING_FIELDS = (
     "source",
@@ -76,14 +80,48 @@ def render_csv(findings: Iterable[Finding]) -> str:
     return buffer.getvalue()
 
 
-def render_audit(results: Sequence[AuditResult], fmt: str) -> str:
+def _with_clips(
+    results: Sequence[AuditResult], clips: Sequence[Sequence[Clip]]
+) -> list[dict[str, Any]]:
+    """Each result's document with a `clip` path on every finding (from --clips)."""
+    documents = [r.to_dict() for r in results]
+    for doc, rec_clips in zip(documents, clips, strict=True):
+        for finding, clip in zip(doc["findings"], rec_clips, strict=True):
+            finding["clip"] = clip.path
+    return documents
+
+
+def render_audit(
+    results: Sequence[AuditResult],
+    fmt: str,
+    output: str | None = None,
+    clips: Sequence[Sequence[Clip]] | None = None,
+    clip_padding: float | None = None,
+) -> str:
+    """`output` is where the report goes (html links media relative to it); `clips` from --clips."""
     findings = [f for r in results for f in r.findings]
     if fmt == "table":
         return render_table(results)
     if fmt == "json":
-        return render_json(results)
+        if clips is None:
+            return render_json(results)
+        docs = _with_clips(results, clips)
+        return json.dumps(docs[0] if len(docs) == 1 else docs, ensure_ascii=False, indent=2) + "\n"
     if fmt == "jsonl":
-        return render_jsonl(findings)
+        if clips is None:
+            return render_jsonl(findings)
+        rows = [f for doc in _with_clips(results, clips) for f in doc["findings"]]
+        return "".join(json.dumps(row, ensure_ascii=False) + "\n" for row in rows)
+    if fmt == "html":
+        from auditor.report_html import render_html
+
+        return render_html(results, output, clips, clip_padding)
+    if fmt in ("srt", "vtt"):
+        from auditor.subtitles import render_subtitles
+
+        if len(results) != 1:
+            raise ValueError(f"--format {fmt} takes one recording, got {len(results)}")
+        return render_subtitles(results[0], fmt)
     if fmt == "csv":
         return render_csv(findings)
     raise ValueError(f"unknown format {fmt!r}")

@@ -1,0 +1,593 @@
+"""The HTML report: one self-contained, offline page per run.
+
+Summary, an inline-SVG timeline, a findings table with playable evidence, filters, the transcript
+with flagged words marked, and the audit trail. No external resource: CSS and JavaScript are
+inline and a Content-Security-Policy allows only those exact inline blocks (by hash), so even a
+tag that slipped through escaping could not run. Everything a recording or transcript contributes
+is escaped with `html.escape`; the data the script needs is JSON with `<`, `>`, `&`, U+2028 and
+U+2029 escaped. Media (the source and the clips) is referenced by URLs relative to the report.
+"""
+
+from __future__ import annotations
+
+import base64
+import hashlib
+import html
+import json
+import os
+import urllib.parse
+from collections import Counter
+from collections.abc import Sequence
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any
+
+from auditor.audit import AuditResult
+from auditor.clips import Clip
+from auditor.findings import SEVERITY_RANK, Finding
+from auditor.transcript import Segment
+
+LEAD_IN = 0.5  # seconds of the source played before a finding's first word
+SEVERITIES = ("high", "medium", "low")
+SEVERITY_COLOURS = {"high": "#b3261e", "medium": "#c77700", "low": "#2f6db3"}
+_TIMELINE_WIDTH = 1000.0
+
+
+def clean(text: object) -> str:
+    """Text that encodes as UTF-8: undecodable file-name bytes become visible escapes."""
+    return str(text).encode("utf-8", "backslashreplace").decode("utf-8")
+
+
+def esc(text: object) -> str:
+    return html.escape(clean(text), quote=True)
+
+
+def script_json(data: Any) -> str:
+    """JSON safe inside <script>: no `</script>`, `<!--`, entities or JS line terminators."""
+    text = json.dumps(data, ensure_ascii=False, separators=(",", ":"))
+    for raw, escaped in (
+        ("&", "\\u0026"),
+        ("<", "\\u003c"),
+        (">", "\\u003e"),
+        ("\u2028", "\\u2028"),
+        ("\u2029", "\\u2029"),
+    ):
+        text = text.replace(raw, escaped)
+    return clean(text)
+
+
+def media_url(path: str, report: str | None) -> str:
+    """A URL for `path` relative to the report's folder (the working folder for stdout)."""
+    base = os.path.dirname(os.path.abspath(report)) if report and report != "-" else os.getcwd()
+    target = os.path.abspath(path)
+    try:
+        rel = os.path.relpath(target, base)
+    except ValueError:  # another drive on Windows: no relative path exists
+        return Path(target).as_uri()
+    # Percent-encode the original bytes: '#', '?', ':', quotes and spaces cannot end the path.
+    return urllib.parse.quote(os.fsencode(rel.replace(os.sep, "/")), safe="/")
+
+
+def clock(seconds: float) -> str:
+    whole = int(max(0.0, seconds))
+    hours, rest = divmod(whole, 3600)
+    minutes, secs = divmod(rest, 60)
+    return f"{hours}:{minutes:02d}:{secs:02d}" if hours else f"{minutes:02d}:{secs:02d}"
+
+
+def highlight(context: str, matched: str) -> str:
+    """The sentence, escaped, with the matched words in <mark> (ignoring spaces and punctuation)."""
+    keep = [(i, ch) for i, ch in enumerate(context) if ch.isalnum()]
+    stripped = "".join(ch for _, ch in keep).lower()
+    target = "".join(ch for ch in matched if ch.isalnum()).lower()
+    at = stripped.find(target) if target else -1
+    if at < 0:
+        return esc(context)
+    first, last = keep[at][0], keep[at + len(target) - 1][0] + 1
+    return f"{esc(context[:first])}<mark>{esc(context[first:last])}</mark>{esc(context[last:])}"
+
+
+def _severity_of(findings: Sequence[Finding]) -> str:
+    return max((f.severity for f in findings), key=lambda s: SEVERITY_RANK.get(s, 0))
+
+
+def _segment_html(segment: Segment, findings: Sequence[Finding]) -> tuple[str, bool]:
+    """A transcript line: words overlapping a finding are marked (consecutive ones together)."""
+    words = segment.words or ()
+    if not words:
+        hits = [f for f in findings if f.start < segment.end and f.end > segment.start]
+        return esc(segment.text), bool(hits)
+    parts: list[str] = []
+    run: list[str] = []
+    run_hits: list[Finding] = []
+    flagged = False
+
+    def close_run() -> None:
+        if run:
+            cats = ", ".join(dict.fromkeys(f.category for f in run_hits))
+            parts.append(
+                f'<mark class="sev-{esc(_severity_of(run_hits))}" title="{esc(cats)}">'
+                f"{''.join(run)}</mark>"
+            )
+            run.clear()
+            run_hits.clear()
+
+    for word in words:
+        hits = [f for f in findings if word.start < f.end - 1e-3 and word.end > f.start + 1e-3]
+        if hits:
+            flagged = True
+            run.append(esc(word.text))
+            run_hits.extend(h for h in hits if h not in run_hits)
+        else:
+            close_run()
+            parts.append(esc(word.text))
+    close_run()
+    return "".join(parts), flagged
+
+
+def _timeline(result: AuditResult, rec: int) -> str:
+    duration = max(result.source.duration, max((f.end for f in result.findings), default=0.0), 1.0)
+    scale = _TIMELINE_WIDTH / duration
+    step = next(
+        (s for s in (5, 10, 15, 30, 60, 120, 300, 600, 900, 1800) if duration / s <= 12), 3600
+    )
+    ticks = []
+    t = 0
+    while t <= duration:
+        x = t * scale
+        anchor = "start" if t == 0 else "middle"
+        ticks.append(
+            f'<line x1="{x:.1f}" y1="44" x2="{x:.1f}" y2="50" class="tick"/>'
+            f'<text x="{x:.1f}" y="62" text-anchor="{anchor}">{clock(t)}</text>'
+        )
+        t += step
+    markers = []
+    for index, f in enumerate(result.findings):
+        x = f.start * scale
+        width = max(4.0, (f.end - f.start) * scale)
+        colour = SEVERITY_COLOURS.get(f.severity, "#555")
+        label = f"{clock(f.start)} {f.severity} {f.category}: {f.matched}"
+        markers.append(
+            f'<g class="marker" data-finding="{index}" data-rec="{rec}" '
+            f'data-severity="{esc(f.severity)}" data-category="{esc(f.category)}" '
+            f'tabindex="0" role="button" aria-label="{esc(label)}">'
+            f"<title>{esc(label)}</title>"
+            f'<rect x="{x:.1f}" y="8" width="{width:.1f}" height="32" rx="2" fill="{colour}"/>'
+            f"</g>"
+        )
+    return (
+        f'<svg class="timeline" id="timeline-{rec}" data-rec="{rec}" '
+        f'data-duration="{duration:.3f}" viewBox="-8 0 {_TIMELINE_WIDTH + 16:.0f} 68" '
+        f'role="img" aria-label="Timeline of the recording with findings">'
+        f'<rect class="track" x="0" y="8" width="{_TIMELINE_WIDTH:.0f}" height="32"/>'
+        f'<line x1="0" y1="44" x2="{_TIMELINE_WIDTH:.0f}" y2="44" class="axis"/>'
+        f"{''.join(ticks)}{''.join(markers)}"
+        f'<line class="playhead" x1="0" y1="4" x2="0" y2="44"/>'
+        f"</svg>"
+    )
+
+
+def _summary(result: AuditResult) -> str:
+    by_severity = Counter(f.severity for f in result.findings)
+    by_category: dict[str, tuple[str, int]] = {}
+    for f in result.findings:
+        _, n = by_category.get(f.category, (f.severity, 0))
+        by_category[f.category] = (f.severity, n + 1)
+    badges = "".join(
+        f'<span class="badge sev-{s}">{by_severity.get(s, 0)} {s}</span>' for s in SEVERITIES
+    )
+    rows = "".join(
+        f'<tr><td>{esc(cat)}</td><td><span class="sev sev-{esc(sev)}">{esc(sev)}</span></td>'
+        f'<td class="num">{n}</td></tr>'
+        for cat, (sev, n) in sorted(
+            by_category.items(), key=lambda kv: (-SEVERITY_RANK.get(kv[1][0], 0), -kv[1][1], kv[0])
+        )
+    )
+    categories = (
+        '<table class="categories"><thead><tr><th>category</th><th>severity</th>'
+        f'<th class="num">findings</th></tr></thead><tbody>{rows}</tbody></table>'
+        if rows
+        else ""
+    )
+    return (
+        '<div class="summary">'
+        f'<div class="total"><span class="big">{len(result.findings)}</span> '
+        f"finding{'s' if len(result.findings) != 1 else ''} {badges}</div>"
+        "<dl>"
+        f"<dt>length</dt><dd>{clock(result.source.duration)} "
+        f"({result.source.duration:.1f} s)</dd>"
+        f"<dt>model</dt><dd>{esc(result.model.name)} ({esc(result.device)}, "
+        f"{esc(result.compute_type)})</dd>"
+        f"<dt>lexicon version</dt><dd><code>{esc(result.lexicon_version)}</code></dd>"
+        "</dl>"
+        f"{categories}</div>"
+    )
+
+
+def _filters(result: AuditResult, rec: int) -> str:
+    severities = [s for s in SEVERITIES if any(f.severity == s for f in result.findings)]
+    categories = sorted({f.category for f in result.findings})
+    sev_boxes = "".join(
+        f'<label><input type="checkbox" class="f-sev" value="{esc(s)}" checked> '
+        f'<span class="sev sev-{esc(s)}">{esc(s)}</span></label>'
+        for s in severities
+    )
+    cat_boxes = "".join(
+        f'<label><input type="checkbox" class="f-cat" value="{esc(c)}" checked> {esc(c)}</label>'
+        for c in categories
+    )
+    return (
+        f'<form class="filters" id="filters-{rec}" data-rec="{rec}">'
+        f"<fieldset><legend>severity</legend>{sev_boxes}</fieldset>"
+        f"<fieldset><legend>category</legend>{cat_boxes}</fieldset>"
+        f'<p class="count">showing <span class="shown">{len(result.findings)}</span> of '
+        f"{len(result.findings)}</p></form>"
+    )
+
+
+def _findings_table(result: AuditResult, rec: int, clips: Sequence[Clip] | None) -> str:
+    if not result.findings:
+        return '<p class="none">No findings.</p>'
+    rows = []
+    for index, f in enumerate(result.findings):
+        clip_cell = (
+            '<button type="button" class="play-clip">▶ clip</button>'
+            if clips
+            else '<span class="muted">—</span>'
+        )
+        rows.append(
+            f'<tr class="finding sev-{esc(f.severity)}" id="f-{rec}-{index}" '
+            f'data-finding="{index}" data-rec="{rec}" data-severity="{esc(f.severity)}" '
+            f'data-category="{esc(f.category)}" data-start="{f.start:.2f}">'
+            f'<td class="num">{index + 1}</td>'
+            f'<td><button type="button" class="seek" title="play the recording from here">'
+            f"▶ {clock(f.start)}</button></td>"
+            f"<td>{esc(f.category)}<br><small>{esc(f.rule)}</small></td>"
+            f'<td><span class="sev sev-{esc(f.severity)}">{esc(f.severity)}</span></td>'
+            f'<td class="said">{highlight(f.context, f.matched)}</td>'
+            f'<td class="law">{esc(f.legal_basis)}</td>'
+            f'<td class="num">{f.confidence:.2f}</td>'
+            f"<td>{esc(f.match)}</td>"
+            f"<td>{clip_cell}</td></tr>"
+        )
+    return (
+        '<table class="findings"><thead><tr><th>#</th><th>time</th><th>category</th>'
+        "<th>severity</th><th>what was said</th><th>legal basis</th><th>confidence</th>"
+        f"<th>match</th><th>evidence</th></tr></thead><tbody>{''.join(rows)}</tbody></table>"
+    )
+
+
+def _transcript(result: AuditResult, rec: int) -> str:
+    items = []
+    for index, segment in enumerate(result.transcript.segments):
+        body, flagged = _segment_html(segment, result.findings)
+        items.append(
+            f'<li id="s-{rec}-{index}"{" class=flagged" if flagged else ""}>'
+            f'<button type="button" class="seek-to" data-t="{segment.start:.2f}">'
+            f"{clock(segment.start)}</button> <span>{body}</span></li>"
+        )
+    if not items:
+        return '<p class="none">No speech was recognised.</p>'
+    return f'<ol class="transcript">{"".join(items)}</ol>'
+
+
+def _trail(result: AuditResult, padding: float | None) -> str:
+    src = result.source
+    rows: list[tuple[str, str]] = [
+        ("tool", f"auditor {esc(result.tool_version)}"),
+        ("source", esc(src.path)),
+        ("source SHA-256", f"<code>{esc(src.sha256)}</code>"),
+        ("source size", f"{src.size:,} bytes"),
+        (
+            "source media",
+            f"{esc(src.format)}; {src.duration:.3f} s; "
+            f"{'video and ' if src.has_video else ''}{src.audio_streams} audio stream(s)",
+        ),
+        ("model", f"{esc(result.model.name)} <small>{esc(result.model.path)}</small>"),
+        ("model SHA-256", f"<code>{esc(result.model.sha256 or 'unknown')}</code>"),
+        ("device", f"{esc(result.device)} ({esc(result.compute_type)})"),
+        ("lexicon version", f"<code>{esc(result.lexicon_version)}</code>"),
+        (
+            "extra lexicons",
+            esc(", ".join(result.options.lexicons)) if result.options.lexicons else "none",
+        ),
+        ("settings", f"<pre>{esc(json.dumps(result.options.to_dict(), indent=2))}</pre>"),
+        ("run started", esc(result.started)),
+        ("run finished", esc(result.finished)),
+    ]
+    if padding is not None:
+        rows.append(("clip padding", f"{padding:g} s either side"))
+    body = "".join(f"<dt>{k}</dt><dd>{v}</dd>" for k, v in rows)
+    return f'<dl class="trail">{body}</dl>'
+
+
+def _recording(
+    result: AuditResult,
+    rec: int,
+    report: str | None,
+    clips: Sequence[Clip] | None,
+    padding: float | None,
+) -> str:
+    src = esc(media_url(result.source.path, report))
+    kind = "video" if result.source.has_video else "audio"
+    return (
+        f'<section class="recording" id="rec-{rec}" data-rec="{rec}">'
+        f'<h2 class="source-name">{esc(result.source.path)}</h2>'
+        f"{_summary(result)}"
+        f'<div class="player-box"><{kind} class="player" id="player-{rec}" controls '
+        f'preload="metadata" src="{src}"></{kind}>'
+        f'<p class="player-status" id="status-{rec}" aria-live="polite">'
+        f"Click a finding, the timeline or a transcript time to play that moment.</p></div>"
+        f"{_timeline(result, rec)}"
+        "<h3>Findings</h3>"
+        f"{_filters(result, rec) if result.findings else ''}"
+        f"{_findings_table(result, rec, clips)}"
+        f"<details open><summary><h3>Transcript</h3></summary>{_transcript(result, rec)}</details>"
+        f"<details><summary><h3>Audit trail</h3></summary>{_trail(result, padding)}</details>"
+        "</section>"
+    )
+
+
+def _data(
+    results: Sequence[AuditResult],
+    report: str | None,
+    clips: Sequence[Sequence[Clip]] | None,
+) -> dict[str, Any]:
+    recordings = []
+    for rec, result in enumerate(results):
+        rec_clips = clips[rec] if clips else None
+        recordings.append(
+            {
+                "source": clean(result.source.path),
+                "media": media_url(result.source.path, report),
+                "duration": result.source.duration,
+                "findings": [
+                    {
+                        "start": round(f.start, 3),
+                        "end": round(f.end, 3),
+                        "category": f.category,
+                        "severity": f.severity,
+                        "clip": media_url(rec_clips[i].path, report) if rec_clips else None,
+                    }
+                    for i, f in enumerate(result.findings)
+                ],
+            }
+        )
+    return {"lead": LEAD_IN, "recordings": recordings}
+
+
+def _csp_hash(block: str) -> str:
+    digest = hashlib.sha256(block.encode("utf-8")).digest()
+    return "'sha256-" + base64.b64encode(digest).decode("ascii") + "'"
+
+
+def render_html(
+    results: Sequence[AuditResult],
+    output: str | None = None,
+    clips: Sequence[Sequence[Clip]] | None = None,
+    padding: float | None = None,
+    generated: str | None = None,
+) -> str:
+    """The whole report as one string. `output` is where it will be written (for media URLs)."""
+    generated = generated or datetime.now(UTC).isoformat(timespec="seconds")
+    total = sum(len(r.findings) for r in results)
+    names = ", ".join(os.path.basename(r.source.path) for r in results)
+    sections = "".join(
+        _recording(r, i, output, clips[i] if clips else None, padding if clips else None)
+        for i, r in enumerate(results)
+    )
+    csp = (
+        "default-src 'none'; "
+        f"style-src {_csp_hash(_CSS)}; script-src {_csp_hash(_JS)}; "
+        "media-src 'self' file: blob: data:; img-src data:; "
+        "base-uri 'none'; form-action 'none'"
+    )
+    return (
+        "<!doctype html>\n"
+        '<html lang="zh-Hans"><head><meta charset="utf-8">'
+        '<meta name="viewport" content="width=device-width, initial-scale=1">'
+        f'<meta http-equiv="Content-Security-Policy" content="{esc(csp)}">'
+        '<meta name="referrer" content="no-referrer">'
+        f"<title>auditor report: {esc(names)}</title>"
+        f"<style>{_CSS}</style></head><body>"
+        '<header><h1>Audit report</h1><p class="muted">'
+        f"{len(results)} recording{'s' if len(results) != 1 else ''}, {total} "
+        f"finding{'s' if total != 1 else ''}. Generated {esc(generated)} by auditor "
+        f"{esc(results[0].tool_version if results else '')}.</p></header>"
+        f"<main>{sections}</main>"
+        f'<script type="application/json" id="auditor-data">'
+        f"{script_json(_data(results, output, clips))}</script>"
+        f"<script>{_JS}</script></body></html>\n"
+    )
+
+
+_CSS = """
+:root{--high:#b3261e;--medium:#c77700;--low:#2f6db3;--line:#d9d9de;--muted:#666;
+font-family:system-ui,-apple-system,"Segoe UI","Noto Sans CJK SC","PingFang SC",sans-serif;
+color:#1d1d1f;background:#fafafa}
+body{margin:0 auto;max-width:1200px;padding:1rem 1.5rem 4rem;line-height:1.45}
+h1{margin:.2rem 0}h2{margin:1.5rem 0 .5rem;word-break:break-all;font-size:1.3rem}
+h3{display:inline;font-size:1.1rem}
+.muted{color:var(--muted)}small{color:var(--muted)}
+section.recording{background:#fff;border:1px solid var(--line);border-radius:8px;
+padding:0 1.2rem 1rem;margin:1rem 0}
+.summary{display:flex;flex-wrap:wrap;gap:1.5rem;align-items:flex-start}
+.total{font-size:1.1rem}.big{font-size:2.4rem;font-weight:700;vertical-align:middle}
+.badge{display:inline-block;margin-left:.4rem;padding:.1rem .55rem;border-radius:1rem;
+color:#fff;font-size:.9rem}
+.badge.sev-high,.sev.sev-high{background:var(--high)}
+.badge.sev-medium,.sev.sev-medium{background:var(--medium)}
+.badge.sev-low,.sev.sev-low{background:var(--low)}
+.sev{color:#fff;padding:0 .45rem;border-radius:.3rem;font-size:.85rem}
+.summary dl,.trail{display:grid;grid-template-columns:max-content auto;gap:.15rem 1rem;margin:0}
+dt{color:var(--muted)}dd{margin:0;word-break:break-all}
+table{border-collapse:collapse}th,td{padding:.3rem .5rem;border-bottom:1px solid var(--line);
+vertical-align:top;text-align:left}
+th{font-weight:600;font-size:.9rem;color:#333;background:#f3f3f5}
+.num{text-align:right}
+table.categories td,table.categories th{padding:.15rem .5rem}
+.player-box{position:sticky;top:0;background:#fff;z-index:2;padding:.5rem 0;display:flex;
+gap:1rem;align-items:center}
+video.player{max-height:200px;max-width:360px;background:#000}audio.player{width:360px}
+.player-status{color:var(--muted);margin:0}
+svg.timeline{width:100%;height:auto;display:block;margin:.3rem 0 1rem;font-size:11px;
+cursor:pointer}
+svg .track{fill:#eef0f3}svg .axis,svg .tick{stroke:#999}svg text{fill:#555}
+svg .marker{cursor:pointer}svg .marker:hover rect,svg .marker:focus rect{stroke:#000;
+stroke-width:2}
+svg .marker.off{display:none}svg .playhead{stroke:#111;stroke-width:2}
+.filters{display:flex;flex-wrap:wrap;gap:1rem;align-items:center;margin:.5rem 0}
+.filters fieldset{border:1px solid var(--line);border-radius:6px;padding:.2rem .6rem}
+.filters label{margin-right:.7rem;white-space:nowrap}.count{margin:0;color:var(--muted)}
+table.findings{width:100%}table.findings tr.sev-high td:first-child{
+box-shadow:inset 4px 0 var(--high)}
+table.findings tr.sev-medium td:first-child{box-shadow:inset 4px 0 var(--medium)}
+table.findings tr.sev-low td:first-child{box-shadow:inset 4px 0 var(--low)}
+tr.finding.current{background:#fff7d6}
+td.said{min-width:14rem}td.law{font-size:.85rem;max-width:18rem}
+mark{background:#ffe08a;padding:0 .1rem;border-radius:2px}
+mark.sev-high{background:#f8c9c4}mark.sev-medium{background:#ffe0a8}mark.sev-low{background:#cfe0f7}
+button{font:inherit;cursor:pointer;border:1px solid #bbb;border-radius:4px;background:#fff;
+padding:.05rem .45rem;white-space:nowrap}button:hover{background:#eef}
+ol.transcript{list-style:none;padding:0}ol.transcript li{padding:.1rem 0}
+ol.transcript li.flagged{background:#fff8f0}
+details{margin-top:1rem}summary{cursor:pointer}pre{white-space:pre-wrap;margin:0}
+"""
+
+_JS = """
+(function () {
+  "use strict";
+  var DATA = JSON.parse(document.getElementById("auditor-data").textContent);
+  function clock(t) {
+    t = Math.max(0, Math.floor(t));
+    var m = Math.floor(t / 60), s = t % 60;
+    return (m < 10 ? "0" : "") + m + ":" + (s < 10 ? "0" : "") + s;
+  }
+  function say(rec, text) {
+    var el = document.getElementById("status-" + rec);
+    if (el) { el.textContent = text; }
+  }
+  function playAt(rec, url, t, label) {
+    var player = document.getElementById("player-" + rec);
+    if (!player) { return; }
+    t = Math.max(0, t);
+    say(rec, label);
+    if (player.dataset.current !== url) {
+      player.dataset.current = url;
+      player.src = url + "#t=" + t.toFixed(2);
+      player.addEventListener("loadedmetadata", function () {
+        if (Math.abs(player.currentTime - t) > 0.25) { player.currentTime = t; }
+      }, { once: true });
+    } else {
+      player.currentTime = t;
+    }
+    var started = player.play();
+    if (started && started.catch) {
+      started.catch(function (err) {
+        say(rec, "Cannot play " + url + " here (" + err.name + "); open it in a media " +
+            "player at " + clock(t) + ".");
+      });
+    }
+  }
+  function playSource(rec, t, label) {
+    playAt(rec, DATA.recordings[rec].media, t, label || ("recording from " + clock(t)));
+  }
+  function markCurrent(rec, index) {
+    document.querySelectorAll("#rec-" + rec + " tr.finding.current").forEach(function (row) {
+      row.classList.remove("current");
+    });
+    var row = document.getElementById("f-" + rec + "-" + index);
+    if (row) { row.classList.add("current"); }
+  }
+  function playFinding(rec, index, preferClip) {
+    var f = DATA.recordings[rec].findings[index];
+    markCurrent(rec, index);
+    var name = "finding " + (index + 1) + " (" + f.category + ")";
+    if (f.clip && preferClip) {
+      playAt(rec, f.clip, 0, "evidence clip of " + name);
+    } else {
+      playSource(rec, f.start - DATA.lead, name + " at " + clock(f.start));
+    }
+  }
+  document.addEventListener("click", function (event) {
+    var el = event.target;
+    if (!(el instanceof Element)) { return; }
+    var seekTo = el.closest(".seek-to");
+    var section = el.closest("section.recording");
+    if (!section) { return; }
+    var rec = Number(section.dataset.rec);
+    if (seekTo) { playSource(rec, Number(seekTo.dataset.t)); return; }
+    var finding = el.closest("[data-finding]");
+    if (finding) {
+      // In the table only the buttons play, so text can still be selected and copied.
+      if (finding.tagName === "TR" && !el.closest("button")) { return; }
+      var index = Number(finding.getAttribute("data-finding"));
+      playFinding(rec, index, el.closest(".seek") === null);
+      return;
+    }
+    var svg = el.closest("svg.timeline");
+    if (svg) {
+      var box = svg.getBoundingClientRect();
+      var view = svg.viewBox.baseVal;
+      var x = view.x + (event.clientX - box.left) / box.width * view.width;
+      playSource(rec, x / 1000 * Number(svg.dataset.duration));
+    }
+  });
+  document.addEventListener("keydown", function (event) {
+    var el = event.target;
+    if (!(el instanceof Element) || !el.matches(".marker")) { return; }
+    if (event.key === "Enter" || event.key === " ") {
+      event.preventDefault();
+      var rec = Number(el.getAttribute("data-rec"));
+      playFinding(rec, Number(el.getAttribute("data-finding")), true);
+    }
+  });
+  document.querySelectorAll("section.recording").forEach(function (section) {
+    var rec = Number(section.dataset.rec);
+    var player = document.getElementById("player-" + rec);
+    var head = section.querySelector(".playhead");
+    var duration = Number(section.querySelector("svg.timeline").dataset.duration);
+    if (player) {
+      player.dataset.current = DATA.recordings[rec].media;
+      player.addEventListener("error", function () {
+        var code = player.error ? player.error.code : "?";
+        say(rec, "This browser cannot play " + player.dataset.current + " (media error " +
+            code + "). Open the file in a media player at the finding's time.");
+      });
+      player.addEventListener("timeupdate", function () {
+        if (head && player.dataset.current === DATA.recordings[rec].media) {
+          var x = (player.currentTime / duration * 1000).toFixed(1);
+          head.setAttribute("x1", x);
+          head.setAttribute("x2", x);
+        }
+      });
+    }
+    var form = section.querySelector("form.filters");
+    if (!form) { return; }
+    function apply() {
+      var on = function (cls) {
+        var set = new Set();
+        form.querySelectorAll("input." + cls).forEach(function (box) {
+          if (box.checked) { set.add(box.value); }
+        });
+        return set;
+      };
+      var sev = on("f-sev"), cat = on("f-cat"), shown = 0;
+      section.querySelectorAll("[data-finding]").forEach(function (el) {
+        var visible = sev.has(el.getAttribute("data-severity")) &&
+            cat.has(el.getAttribute("data-category"));
+        if (el.tagName === "TR") {
+          el.hidden = !visible;
+          if (visible) { shown += 1; }
+        } else {
+          el.classList.toggle("off", !visible);
+        }
+      });
+      form.querySelector(".shown").textContent = String(shown);
+    }
+    form.addEventListener("change", apply);
+    form.addEventListener("submit", function (event) { event.preventDefault(); });
+    apply();
+  });
+})();
+"""
