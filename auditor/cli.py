@@ -377,5 +377,11 @@ def lexicon_check(paths: Sequence[str]) -> None:
     _run(body)
 
 
+from auditor.cli_batch import COMMANDS as _BATCH_COMMANDS  # noqa: E402  (batch, rescan, status, findings)
+
+for _command in _BATCH_COMMANDS:
+    main.add_command(_command)
+
+
 if __name__ == "__main__":  # pragma: no cover
     main()

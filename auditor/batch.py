@@ -1,0 +1,774 @@
+"""Batch audits of an archive: discovery, content identity, claims, workers, one writer.
+
+The driver (the process that calls `run_batch`) finds the files, hashes them, claims each piece of
+content in the database, hands the claimed files to an executor and writes every result itself:
+the database has a single writer. Executors:
+
+- `LocalExecutor`: N worker processes (spawned), each loading the model once. Each worker has a
+  feeder thread that probes and extracts the next file's audio while the current one is
+  transcribed.
+- `RayExecutor`: the same per-file task (`audit_task`) as Ray remote tasks, on a local Ray
+  instance or a cluster; each Ray worker process keeps its loaded model between tasks.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import hashlib
+import json
+import logging
+import multiprocessing
+import os
+import queue
+import stat
+import threading
+import time
+from collections import deque
+from collections.abc import Callable, Iterable, Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, Protocol
+
+import numpy as np
+import numpy.typing as npt
+
+from auditor.asr import pick_compute_type, pick_device
+from auditor.audit import AuditOptions, Auditor, AuditResult, SourceInfo, now, scan_transcript
+from auditor.errors import AuditorError, InputError, MediaToolError, ModelError
+from auditor.lexicon import Lexicon
+from auditor.media import MediaInfo, extract_audio
+from auditor.models import ResolvedModel, resolve_model
+from auditor.store import Claim, Store, new_owner, settings_key
+
+log = logging.getLogger("auditor")
+
+DEFAULT_EXTENSIONS = (
+    "mp4",
+    "flv",
+    "mkv",
+    "mov",
+    "ts",
+    "m4v",
+    "webm",
+    "avi",
+    "wmv",
+    "m4a",
+    "mp3",
+    "aac",
+    "wav",
+    "ogg",
+    "opus",
+    "flac",
+)
+_WORKER_DEPTH = 2  # files per local worker at once: one transcribing, one being extracted
+
+
+def db_text(path: str) -> str:
+    """A path as text SQLite can store: undecodable bytes of the name become \\xNN escapes."""
+    return path.encode("utf-8", "surrogateescape").decode("utf-8", "backslashreplace")
+
+
+# -- discovery ---------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class Discovery:
+    files: tuple[str, ...]
+    problems: tuple[str, ...]  # something that should have been audited could not be read
+    notes: tuple[str, ...]  # skipped on purpose (symlink loops), nothing lost
+
+
+def _wanted(name: str, extensions: frozenset[str]) -> bool:
+    suffix = name.rsplit(".", 1)[-1].lower() if "." in name else ""
+    return suffix in extensions
+
+
+def discover(
+    paths: Iterable[str],
+    extensions: Sequence[str] = DEFAULT_EXTENSIONS,
+    from_list: str | None = None,
+) -> Discovery:
+    """Media files under `paths` (recursive) and in a manifest. Named files are always taken."""
+    wanted = frozenset(e.lower().lstrip(".") for e in extensions)
+    roots = list(paths)
+    problems: list[str] = []
+    notes: list[str] = []
+    if from_list is not None:
+        try:
+            with open(from_list, encoding="utf-8", errors="surrogateescape") as handle:
+                for line in handle:
+                    entry = line.rstrip("\r\n")
+                    if entry.strip() and not entry.lstrip().startswith("#"):
+                        roots.append(entry)
+        except OSError as exc:
+            raise InputError(from_list, f"cannot read the list: {exc.strerror or exc}") from exc
+    found: list[str] = []
+    seen_files: set[str] = set()
+    seen_dirs: set[tuple[int, int]] = set()
+
+    def add(path: str) -> None:
+        if path not in seen_files:
+            seen_files.add(path)
+            found.append(path)
+
+    for root in roots:
+        try:
+            st = os.stat(root)
+        except OSError as exc:
+            problems.append(f"{db_text(root)}: {exc.strerror or exc}")
+            continue
+        if not stat.S_ISDIR(st.st_mode):
+            add(root)
+            continue
+
+        def walk_error(exc: OSError, root: str = root) -> None:
+            where = db_text(str(exc.filename or root))
+            problems.append(f"{where}: cannot read folder: {exc.strerror or exc}")
+
+        for folder, dirs, names in os.walk(root, onerror=walk_error, followlinks=True):
+            try:
+                fst = os.stat(folder)
+            except OSError as exc:
+                problems.append(f"{db_text(folder)}: {exc.strerror or exc}")
+                dirs[:] = []
+                continue
+            ident = (fst.st_dev, fst.st_ino)
+            if ident in seen_dirs:
+                notes.append(f"{db_text(folder)}: already visited (symlink loop); skipped")
+                dirs[:] = []
+                continue
+            seen_dirs.add(ident)
+            dirs.sort()
+            for name in sorted(names):
+                if _wanted(name, wanted):
+                    full = os.path.join(folder, name)
+                    if os.path.isfile(full):
+                        add(full)
+                    elif os.path.islink(full):
+                        notes.append(f"{db_text(full)}: broken symlink; skipped")
+    return Discovery(tuple(found), tuple(problems), tuple(notes))
+
+
+def sha256_stream(path: str) -> str:
+    digest = hashlib.sha256()
+    with open(path, "rb") as handle:
+        while chunk := handle.read(1 << 20):
+            digest.update(chunk)
+    return digest.hexdigest()
+
+
+@dataclass(frozen=True)
+class Identity:
+    path: str
+    sha256: str
+    size: int
+
+
+def identify(store: Store, path: str, rehash: bool = False) -> Identity:
+    """The file's content hash; reused from the database while size, mtime and inode match."""
+    try:
+        st = os.stat(path)
+        key = db_text(path)
+        cached = None if rehash else store.cached_sha256(key, st.st_size, st.st_mtime_ns, st.st_ino)
+        digest = cached or sha256_stream(path)
+    except OSError as exc:
+        raise InputError(db_text(path), exc.strerror or str(exc)) from exc
+    if cached is None:
+        store.record_path(key, digest, st.st_size, st.st_mtime_ns, st.st_ino)
+    return Identity(path, digest, st.st_size)
+
+
+# -- the per-file task -------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class Task:
+    audit_id: int
+    path: str
+    sha256: str
+    size: int
+
+
+@dataclass(frozen=True)
+class Outcome:
+    task: Task
+    status: str  # done | failed | fatal (the environment: model or ffmpeg; stops the batch)
+    cause: str = ""
+    result: AuditResult | None = None
+    seconds: float = 0.0
+
+
+@dataclass(frozen=True)
+class _Prepared:
+    info: MediaInfo
+    audio: npt.NDArray[np.float32]
+    started: str
+    clock: float
+
+
+_WORKER: tuple[AuditOptions, Auditor] | None = None
+
+
+def worker_auditor(options: AuditOptions) -> Auditor:
+    """The process's Auditor, model loaded; built once per process and options."""
+    global _WORKER
+    if _WORKER is None or _WORKER[0] != options:
+        auditor = Auditor(options)
+        auditor.transcriber  # noqa: B018  (load the model now, once)
+        _WORKER = (options, auditor)
+    return _WORKER[1]
+
+
+def _failure(task: Task, exc: BaseException, clock: float) -> Outcome:
+    seconds = time.monotonic() - clock
+    if isinstance(exc, InputError):
+        return Outcome(task, "failed", exc.cause, seconds=seconds)
+    if isinstance(exc, MediaToolError | ModelError):
+        return Outcome(task, "fatal", str(exc), seconds=seconds)
+    if isinstance(exc, AuditorError):
+        return Outcome(task, "failed", str(exc), seconds=seconds)
+    log.debug("internal error on %s", task.path, exc_info=exc)
+    return Outcome(task, "failed", f"internal error: {type(exc).__name__}: {exc}", seconds=seconds)
+
+
+def prepare(auditor: Auditor, task: Task) -> _Prepared | Outcome:
+    """Probe and extract the audio (ffmpeg): the part that can overlap another transcription."""
+    clock = time.monotonic()
+    started = now()
+    try:
+        if os.path.getsize(task.path) != task.size:
+            raise InputError(task.path, "changed while queued; it will be redone next run")
+        info = auditor.check_input(task.path)
+        audio = extract_audio(
+            info, auditor.options.audio_stream, timeout=auditor.options.ffmpeg_timeout
+        )
+    except OSError as exc:
+        return _failure(task, InputError(task.path, exc.strerror or str(exc)), clock)
+    except Exception as exc:
+        return _failure(task, exc, clock)
+    return _Prepared(info, audio, started, clock)
+
+
+def complete(auditor: Auditor, task: Task, prepared: _Prepared | Outcome) -> Outcome:
+    """Transcribe prepared audio and scan it: the part that holds the model."""
+    if isinstance(prepared, Outcome):
+        return prepared
+    try:
+        transcriber = auditor.transcriber
+        transcript = transcriber.transcribe(prepared.audio)
+        info = prepared.info
+        source = SourceInfo(
+            path=task.path,
+            size=info.size,
+            sha256=task.sha256,
+            duration=round(info.duration or transcript.duration, 3),
+            format=info.format_name,
+            has_video=info.has_video,
+            audio_streams=len(info.audio_streams),
+        )
+        result = AuditResult(
+            source=source,
+            transcript=transcript,
+            findings=scan_transcript(task.path, transcript, auditor.scanner),
+            options=auditor.options,
+            model=transcriber.model_info,
+            device=transcriber.device,
+            compute_type=transcriber.compute_type,
+            lexicon_version=auditor.lexicon.version,
+            started=prepared.started,
+            finished=now(),
+        )
+    except Exception as exc:
+        return _failure(task, exc, prepared.clock)
+    return Outcome(task, "done", result=result, seconds=time.monotonic() - prepared.clock)
+
+
+def audit_task(options: AuditOptions, task: Task) -> Outcome:
+    """Audit one file in this process: the unit of work of every executor."""
+    try:
+        auditor = worker_auditor(options)
+    except Exception as exc:
+        return _failure(task, exc, time.monotonic())
+    return complete(auditor, task, prepare(auditor, task))
+
+
+# -- executors ---------------------------------------------------------------------------------
+
+
+class Executor(Protocol):
+    def free_slots(self) -> int: ...
+
+    def submit(self, task: Task) -> None: ...
+
+    def poll(self, timeout: float) -> list[Outcome]: ...
+
+    def close(self) -> None: ...
+
+
+def _worker_main(
+    options: AuditOptions,
+    inbox: multiprocessing.Queue[Task | None],
+    outbox: multiprocessing.Queue[tuple[str, Any]],
+    parent: int,
+) -> None:
+    """A local worker process: load the model once, then audit what the driver sends."""
+    import signal
+
+    signal.signal(signal.SIGINT, signal.SIG_IGN)  # the driver handles Ctrl-C and stops us
+    try:
+        auditor = worker_auditor(options)
+    except Exception as exc:
+        outbox.put(("fatal", str(exc)))
+        return
+    prepared: queue.Queue[tuple[Task, _Prepared | Outcome] | None] = queue.Queue(maxsize=1)
+
+    def feeder() -> None:
+        while True:
+            try:
+                task = inbox.get(timeout=1.0)
+            except queue.Empty:
+                if os.getppid() != parent:  # the driver is gone (killed): stop at once
+                    os._exit(1)
+                continue
+            if task is None:
+                prepared.put(None)
+                return
+            prepared.put((task, prepare(auditor, task)))
+
+    threading.Thread(target=feeder, daemon=True).start()
+    while (item := prepared.get()) is not None:
+        task, ready = item
+        outbox.put(("outcome", complete(auditor, task, ready)))
+
+
+class LocalExecutor:
+    """Worker processes on this machine, spawned (never forked: the model and threads are not
+    fork-safe), fed at most two files each so that extraction overlaps transcription."""
+
+    def __init__(self, options: AuditOptions, workers: int) -> None:
+        self._ctx = multiprocessing.get_context("spawn")
+        self._options = options
+        self._outbox: multiprocessing.Queue[tuple[str, Any]] = self._ctx.Queue()
+        self._workers: list[_Worker] = [self._start() for _ in range(workers)]
+
+    def _start(self) -> _Worker:
+        inbox: multiprocessing.Queue[Task | None] = self._ctx.Queue()
+        process = self._ctx.Process(
+            target=_worker_main,
+            args=(self._options, inbox, self._outbox, os.getpid()),
+            daemon=True,
+        )
+        process.start()
+        return _Worker(process, inbox)
+
+    def free_slots(self) -> int:
+        return sum(_WORKER_DEPTH - len(w.assigned) for w in self._workers)
+
+    def submit(self, task: Task) -> None:
+        worker = min(self._workers, key=lambda w: len(w.assigned))
+        worker.assigned.append(task)
+        worker.inbox.put(task)
+
+    def poll(self, timeout: float) -> list[Outcome]:
+        outcomes: list[Outcome] = []
+        try:
+            kind, payload = self._outbox.get(timeout=timeout)
+        except queue.Empty:
+            outcomes.extend(self._reap())
+            return outcomes
+        if kind == "fatal":
+            raise ModelError(str(payload))
+        outcome: Outcome = payload
+        if outcome.status == "fatal":
+            raise MediaToolError(outcome.cause)
+        for worker in self._workers:
+            if outcome.task in worker.assigned:
+                worker.assigned.remove(outcome.task)
+                break
+        outcomes.append(outcome)
+        return outcomes
+
+    def _reap(self) -> list[Outcome]:
+        """A worker that died (crash, out of memory) fails its current file; the next is resent."""
+        outcomes: list[Outcome] = []
+        for index, worker in enumerate(self._workers):
+            if worker.process.is_alive():
+                continue
+            code = worker.process.exitcode
+            assigned = list(worker.assigned)
+            self._workers[index] = self._start()
+            if assigned:
+                outcomes.append(
+                    Outcome(
+                        assigned[0],
+                        "failed",
+                        f"worker process died (exit code {code}) while auditing this file",
+                    )
+                )
+                for task in assigned[1:]:
+                    self.submit(task)
+        return outcomes
+
+    def close(self) -> None:
+        for worker in self._workers:
+            if worker.process.is_alive():
+                worker.inbox.put(None)
+        deadline = time.monotonic() + 10
+        for worker in self._workers:
+            worker.process.join(max(0.1, deadline - time.monotonic()))
+            if worker.process.is_alive():
+                worker.process.kill()
+                worker.process.join()
+
+
+@dataclass
+class _Worker:
+    process: Any  # multiprocessing.process.BaseProcess (spawn context)
+    inbox: multiprocessing.Queue[Task | None]
+    assigned: list[Task] = field(default_factory=list)
+
+
+class RayExecutor:
+    """`audit_task` as Ray remote tasks; results come back to the driver, which writes them."""
+
+    def __init__(self, options: AuditOptions, address: str | None, threads: int) -> None:
+        try:
+            import ray
+        except ImportError as exc:
+            raise MediaToolError("--executor ray needs Ray: pip install 'auditor[ray]'") from exc
+        self._ray = ray
+        if not ray.is_initialized():
+            if address:
+                ray.init(address=address, log_to_driver=False)
+            else:
+                ray.init(num_cpus=max(threads, os.cpu_count() or 1), log_to_driver=False)
+        resources: dict[str, float] = ray.cluster_resources()  # type: ignore[no-untyped-call]
+        cpus = float(resources.get("CPU", threads))
+        self._slots = max(1, int(cpus // threads)) + 1
+        self._remote = ray.remote(num_cpus=threads, max_retries=0)(audit_task)
+        self._options_ref = ray.put(options)
+        self._pending: dict[Any, Task] = {}
+
+    def free_slots(self) -> int:
+        return self._slots - len(self._pending)
+
+    def submit(self, task: Task) -> None:
+        self._pending[self._remote.remote(self._options_ref, task)] = task
+
+    def poll(self, timeout: float) -> list[Outcome]:
+        if not self._pending:
+            time.sleep(min(timeout, 0.1))
+            return []
+        ready, _ = self._ray.wait(list(self._pending), num_returns=1, timeout=timeout)
+        outcomes: list[Outcome] = []
+        for ref in ready:
+            task = self._pending.pop(ref)
+            try:
+                outcome: Outcome = self._ray.get(ref)
+            except Exception as exc:  # the task or its worker died
+                outcome = Outcome(task, "failed", f"ray task failed: {type(exc).__name__}")
+            if outcome.status == "fatal":
+                raise MediaToolError(outcome.cause)
+            outcomes.append(outcome)
+        return outcomes
+
+    def close(self) -> None:
+        for ref in self._pending:
+            self._ray.cancel(ref, force=True)
+        self._pending.clear()
+
+
+# -- the driver --------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class BatchConfig:
+    paths: tuple[str, ...]
+    extensions: tuple[str, ...] = DEFAULT_EXTENSIONS
+    from_list: str | None = None
+    workers: int = 1
+    threads: int = 0  # CPU threads per worker; 0: cores / workers
+    retry_failed: bool = False
+    rehash: bool = False
+    executor: str = "local"  # local | ray
+    ray_address: str | None = None
+
+
+@dataclass
+class BatchProgress:
+    """What a progress display needs; updated after every file."""
+
+    total: int = 0  # distinct contents found
+    skipped: int = 0  # already done (or failed) before this run
+    audited: int = 0  # done by this run
+    failed: int = 0  # failed in this run
+    duplicates: int = 0  # paths whose content is another path's
+    audio_seconds: float = 0.0  # audio transcribed by this run
+    bytes_todo: int = 0
+    bytes_done: int = 0
+    started: float = field(default_factory=time.monotonic)
+
+    @property
+    def finished(self) -> int:
+        return self.skipped + self.audited + self.failed
+
+    def eta(self) -> float | None:
+        elapsed = time.monotonic() - self.started
+        if not self.bytes_done or self.bytes_todo <= self.bytes_done:
+            return None
+        return elapsed * (self.bytes_todo - self.bytes_done) / self.bytes_done
+
+
+@dataclass(frozen=True)
+class BatchEvent:
+    kind: str  # problem | note | skip | done | failed | waiting | start
+    message: str
+    progress: BatchProgress
+
+
+@dataclass(frozen=True)
+class BatchSummary:
+    found: int  # distinct contents
+    paths: int
+    duplicates: int
+    done_before: int
+    failed_before: int
+    audited: int
+    failed: int
+    problems: int
+    audio_seconds: float
+    elapsed: float
+
+    @property
+    def ok(self) -> bool:
+        return not (self.failed or self.failed_before or self.problems)
+
+    def to_dict(self) -> dict[str, Any]:
+        return dataclasses.asdict(self)
+
+
+EventSink = Callable[[BatchEvent], None]
+
+
+def batch_settings(
+    options: AuditOptions, model: ResolvedModel
+) -> tuple[AuditOptions, dict[str, Any]]:
+    """Pin device and compute type, and list what shapes a transcript (the settings key's input)."""
+    device = pick_device(options.asr.device)
+    compute = pick_compute_type(device, options.asr.compute_type)
+    pinned = dataclasses.replace(
+        options, asr=dataclasses.replace(options.asr, device=device, compute_type=compute)
+    )
+    identity = model.sha256
+    if identity is None:
+        weights = Path(model.path) / "model.bin"
+        st = weights.stat() if weights.exists() else None
+        identity = f"{model.path}:{st.st_size}:{st.st_mtime_ns}" if st else model.path
+    settings = {
+        "model": model.name,
+        "model_id": identity,
+        "device": device,
+        "compute_type": compute,
+        "language": options.asr.language,
+        "beam_size": options.asr.beam_size,
+        "vad": options.asr.vad,
+        "initial_prompt": options.asr.initial_prompt,
+        "audio_stream": options.audio_stream,
+    }
+    return pinned, settings
+
+
+def run_batch(
+    store: Store,
+    options: AuditOptions,
+    config: BatchConfig,
+    on_event: EventSink | None = None,
+    executor_factory: Callable[[AuditOptions], Executor] | None = None,
+) -> BatchSummary:
+    """Audit every discovered file not yet done with these settings. Raises on environment errors
+    (model, ffmpeg, database); every per-file problem is recorded and the run goes on."""
+    progress = BatchProgress()
+
+    def emit(kind: str, message: str) -> None:
+        if on_event is not None:
+            on_event(BatchEvent(kind, message, progress))
+
+    found = discover(config.paths, config.extensions, config.from_list)
+    for note in found.notes:
+        emit("note", note)
+    problems = list(found.problems)
+    for problem in found.problems:
+        emit("problem", problem)
+
+    model = resolve_model(options.asr.model)
+    cores = os.cpu_count() or 1
+    threads = config.threads or max(1, cores // max(1, config.workers))
+    options = dataclasses.replace(
+        options, asr=dataclasses.replace(options.asr, cpu_threads=threads)
+    )
+    options, settings = batch_settings(options, model)
+    key = settings_key(settings)
+    owner = new_owner()
+
+    todo: deque[Identity] = deque()
+    by_content: dict[str, Identity] = {}
+    for path in found.files:
+        try:
+            ident = identify(store, path, config.rehash)
+        except InputError as exc:
+            problems.append(str(exc))
+            emit("problem", str(exc))
+            continue
+        if ident.sha256 in by_content:
+            progress.duplicates += 1
+            emit(
+                "note", f"{db_text(path)}: same content as {db_text(by_content[ident.sha256].path)}"
+            )
+            continue
+        by_content[ident.sha256] = ident
+        store.enqueue(ident.sha256, key, settings, db_text(path))
+        todo.append(ident)
+    progress.total = len(todo)
+    progress.bytes_todo = sum(i.size for i in todo)
+
+    executor: Executor | None = None
+    in_flight: dict[int, Identity] = {}
+    waiting: list[Identity] = []
+    done_before = failed_before = 0
+    last_beat = time.monotonic()
+    beat_every = max(1.0, store.lease / 5)
+    try:
+        while todo or in_flight or waiting:
+            while todo and (executor is None or executor.free_slots() > 0):
+                ident = todo.popleft()
+                claim, row = store.claim(
+                    ident.sha256, key, settings, db_text(ident.path), owner, config.retry_failed
+                )
+                if claim is Claim.CLAIMED:
+                    if executor is None:
+                        emit("start", f"starting {config.workers} worker(s)")
+                        executor = (executor_factory or _default_factory(config, threads))(options)
+                    in_flight[row.id] = ident
+                    executor.submit(Task(row.id, ident.path, ident.sha256, ident.size))
+                    continue
+                progress.bytes_todo -= ident.size
+                if claim is Claim.BUSY:
+                    waiting.append(ident)
+                    continue
+                progress.skipped += 1
+                if claim is Claim.DONE:
+                    done_before += 1
+                    emit("skip", f"{db_text(ident.path)}: already audited")
+                else:
+                    failed_before += 1
+                    emit("skip", f"{db_text(ident.path)}: failed before: {row.cause}")
+            if in_flight and executor is not None:
+                for outcome in executor.poll(timeout=min(2.0, beat_every)):
+                    _record(store, owner, outcome, progress, emit)
+                    in_flight.pop(outcome.task.audit_id, None)
+            elif waiting:
+                emit(
+                    "waiting",
+                    f"waiting for {len(waiting)} file(s) being audited by another run "
+                    f"(first: {db_text(waiting[0].path)})",
+                )
+                time.sleep(2.0)
+                todo.extend(waiting)
+                progress.bytes_todo += sum(i.size for i in waiting)
+                waiting.clear()
+            if time.monotonic() - last_beat >= beat_every:
+                store.heartbeat(owner)
+                last_beat = time.monotonic()
+    finally:
+        if executor is not None:
+            executor.close()
+        store.release(owner)
+    return BatchSummary(
+        found=progress.total,
+        paths=len(found.files),
+        duplicates=progress.duplicates,
+        done_before=done_before,
+        failed_before=failed_before,
+        audited=progress.audited,
+        failed=progress.failed,
+        problems=len(problems),
+        audio_seconds=round(progress.audio_seconds, 3),
+        elapsed=round(time.monotonic() - progress.started, 3),
+    )
+
+
+def _default_factory(config: BatchConfig, threads: int) -> Callable[[AuditOptions], Executor]:
+    def make(options: AuditOptions) -> Executor:
+        if config.executor == "ray":
+            return RayExecutor(options, config.ray_address, threads)
+        return LocalExecutor(options, max(1, config.workers))
+
+    return make
+
+
+def _record(
+    store: Store,
+    owner: str,
+    outcome: Outcome,
+    progress: BatchProgress,
+    emit: Callable[[str, str], None],
+) -> None:
+    task = outcome.task
+    progress.bytes_done += task.size
+    path = db_text(task.path)
+    if outcome.status == "done" and outcome.result is not None:
+        result = outcome.result
+        store.finish(
+            task.audit_id, owner, result.to_dict(), result.findings, result.lexicon_version
+        )
+        progress.audited += 1
+        progress.audio_seconds += result.source.duration
+        emit("done", f"{path}: {len(result.findings)} finding(s) in {outcome.seconds:.1f} s")
+    else:
+        store.fail(task.audit_id, owner, outcome.cause)
+        progress.failed += 1
+        emit("failed", f"{path}: {outcome.cause}")
+
+
+# -- rescan ------------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class RescanSummary:
+    audits: int
+    audio_seconds: float
+    findings: int
+    lexicon_version: str
+    elapsed: float
+
+    def to_dict(self) -> dict[str, Any]:
+        return dataclasses.asdict(self)
+
+
+def rescan(store: Store, lexicon: Lexicon, chunk: int = 200) -> RescanSummary:
+    """Scan every stored transcript with `lexicon`, without speech recognition.
+
+    Each chunk of audits is one transaction: the findings of the new lexicon version replace any
+    earlier findings of that same version and become each audit's current set. Findings of other
+    lexicon versions stay in the database as history.
+    """
+    from auditor.scan import Scanner
+    from auditor.transcript import Transcript
+
+    clock = time.monotonic()
+    scanner = Scanner(lexicon)
+    audits = findings = 0
+    seconds = 0.0
+    for rows in store.done_transcripts(chunk):
+        items = []
+        for audit_id, source, text in rows:
+            transcript = Transcript.from_dict(json.loads(text))
+            found = scan_transcript(source, transcript, scanner)
+            items.append((audit_id, found))
+            seconds += transcript.duration
+            findings += len(found)
+        store.replace_findings(items, lexicon.version)
+        audits += len(rows)
+    return RescanSummary(
+        audits, round(seconds, 3), findings, lexicon.version, round(time.monotonic() - clock, 3)
+    )

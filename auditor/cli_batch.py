@@ -1,0 +1,463 @@
+"""Archive commands: batch, rescan, status, findings. Registered on `auditor.cli.main`."""
+
+from __future__ import annotations
+
+import fnmatch
+import json
+import sys
+from collections.abc import Sequence
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import TYPE_CHECKING
+
+import click
+
+from auditor.errors import InputError
+
+if TYPE_CHECKING:
+    from auditor.batch import BatchEvent, BatchProgress
+    from auditor.store import Store
+
+EXIT_FAILED = 3  # batch: ran; some files could not be audited (recorded with their cause)
+# auditor.cli's helpers are imported inside the commands: auditor.cli imports this module to
+# register the commands, and `python -m auditor.cli` must not meet a half-initialised module.
+
+_db_option = click.option(
+    "--db",
+    "db",
+    required=True,
+    type=click.Path(dir_okay=False),
+    help="The batch database (SQLite). Created by `batch` when missing.",
+)
+
+
+def _existing_store(db: str) -> Store:
+    from auditor.store import Store
+
+    if not Path(db).is_file():
+        raise InputError(db, "no such database (run `auditor batch --db` first)")
+    return Store(db)
+
+
+def _hms(seconds: float) -> str:
+    whole = int(seconds)
+    return f"{whole // 3600}:{whole % 3600 // 60:02d}:{whole % 60:02d}"
+
+
+def _status(message: str) -> None:
+    click.echo(f"auditor: {message}", err=True)
+
+
+class _BatchDisplay:
+    """Progress on stderr: a live bar on a terminal, one plain line per file otherwise."""
+
+    def __init__(self, quiet: bool) -> None:
+        self.quiet = quiet
+        self.live = sys.stderr.isatty() and not quiet
+        self._drawn = False
+
+    def __call__(self, event: BatchEvent) -> None:
+        p = event.progress
+        important = event.kind in ("problem", "failed", "waiting")
+        if self.quiet and not important:
+            return
+        if self.live:
+            if event.kind in ("skip", "note", "done"):
+                self._bar(p)
+                return
+            self._clear()
+            _status(event.message if not important else f"{event.kind}: {event.message}")
+            self._bar(p)
+            return
+        if event.kind in ("done", "failed", "skip"):
+            _status(f"[{p.finished}/{p.total}] {event.kind}: {event.message}")
+        else:
+            _status(f"{event.kind}: {event.message}")
+
+    def _bar(self, p: BatchProgress) -> None:
+        width = 24
+        filled = int(width * p.finished / p.total) if p.total else width
+        eta = p.eta()
+        click.echo(
+            f"\rauditor: [{'#' * filled}{'.' * (width - filled)}] {p.finished}/{p.total} files, "
+            f"{p.audio_seconds / 3600:.2f} h audio, "
+            f"ETA {_hms(eta) if eta is not None else '--:--:--'} ",
+            err=True,
+            nl=False,
+        )
+        self._drawn = True
+
+    def _clear(self) -> None:
+        if self._drawn:
+            click.echo("\r\033[K", err=True, nl=False)
+            self._drawn = False
+
+    def close(self) -> None:
+        if self._drawn:
+            click.echo("", err=True)
+            self._drawn = False
+
+
+@click.command()
+@click.argument("paths", nargs=-1, type=click.Path())
+@_db_option
+@click.option(
+    "--from-list",
+    type=click.Path(dir_okay=False, allow_dash=False),
+    help="A manifest: one file or folder per line (blank lines and # comments ignored).",
+)
+@click.option(
+    "--ext",
+    "extensions",
+    multiple=True,
+    help="File extension to look for in folders (repeatable; default: common audio and video).",
+)
+@click.option(
+    "--workers",
+    type=click.IntRange(1, 256),
+    default=1,
+    show_default=True,
+    help="Worker processes (local executor); each loads the model once.",
+)
+@click.option(
+    "--threads",
+    type=click.IntRange(0, 256),
+    default=0,
+    show_default=True,
+    help="CPU threads per worker (Ray: CPUs per task); 0 = cores / workers locally, 2 on Ray.",
+)
+@click.option(
+    "--executor",
+    type=click.Choice(("local", "ray")),
+    default="local",
+    show_default=True,
+    help="Run the per-file tasks in local processes or as Ray tasks.",
+)
+@click.option(
+    "--ray-address",
+    default=None,
+    help="Ray cluster to join (e.g. ray://head:10001 or auto); default: start a local Ray.",
+)
+@click.option("--retry-failed", is_flag=True, help="Try files that failed in earlier runs again.")
+@click.option(
+    "--rehash",
+    is_flag=True,
+    help="Hash every file again even when its size, mtime and inode are unchanged.",
+)
+@click.option(
+    "--model",
+    default="base",
+    show_default=True,
+    help="Whisper model: a name (base, small, large-v3, ...) or a CTranslate2 folder.",
+)
+@click.option(
+    "--device",
+    type=click.Choice(("auto", "cpu", "cuda")),
+    default="auto",
+    show_default=True,
+    help="Where to run speech recognition (auto is decided on the driver).",
+)
+@click.option(
+    "--compute-type",
+    default="default",
+    show_default=True,
+    help="CTranslate2 compute type; default is int8 on CPU, float16 on CUDA.",
+)
+@click.option(
+    "--language",
+    default="zh",
+    show_default=True,
+    help="Spoken language code, or 'auto' to detect it.",
+)
+@click.option(
+    "--beam-size",
+    type=click.IntRange(1, 20),
+    default=5,
+    show_default=True,
+    help="Beam size for decoding.",
+)
+@click.option(
+    "--audio-stream",
+    type=click.IntRange(0),
+    default=0,
+    show_default=True,
+    help="Which audio stream to transcribe (0 = first).",
+)
+@click.option(
+    "--lexicon",
+    "lexicons",
+    multiple=True,
+    type=click.Path(dir_okay=False),
+    help="Extra lexicon TOML file (repeatable) for the findings of this run.",
+)
+@click.option("-q", "--quiet", is_flag=True, help="Only problems and failures on stderr.")
+def batch(
+    paths: Sequence[str],
+    db: str,
+    from_list: str | None,
+    extensions: Sequence[str],
+    workers: int,
+    threads: int,
+    executor: str,
+    ray_address: str | None,
+    retry_failed: bool,
+    rehash: bool,
+    model: str,
+    device: str,
+    compute_type: str,
+    language: str,
+    beam_size: int,
+    audio_stream: int,
+    lexicons: Sequence[str],
+    quiet: bool,
+) -> None:
+    """Audit every media file under PATHS not yet audited with these settings, into --db.
+
+    Files are identified by the SHA-256 of their content: a moved or renamed file is not
+    transcribed again, a changed one is. A killed run resumes where it stopped. Exit status:
+    0 every file done, 3 some failed (see `auditor status`), 2 usage, 4 model or ffmpeg
+    unavailable.
+    """
+    from auditor.asr import AsrOptions
+    from auditor.audit import AuditOptions
+    from auditor.batch import DEFAULT_EXTENSIONS, BatchConfig, run_batch
+    from auditor.cli import EXIT_OK, _run, _status
+    from auditor.lexicon import load_lexicon
+    from auditor.store import Store
+
+    if not paths and not from_list:
+        raise click.UsageError("give PATHS, --from-list FILE, or both")
+    if ray_address and executor != "ray":
+        raise click.UsageError("--ray-address needs --executor ray")
+    exts: list[str] = []
+    for value in extensions:
+        exts.extend(e.strip() for e in value.split(",") if e.strip())
+
+    def body() -> int:
+        load_lexicon(lexicons)  # a broken lexicon fails before any audio is touched
+        options = AuditOptions(
+            asr=AsrOptions(
+                model=model,
+                device=device,
+                compute_type=compute_type,
+                language=language,
+                beam_size=beam_size,
+            ),
+            audio_stream=audio_stream,
+            lexicons=tuple(lexicons),
+        )
+        config = BatchConfig(
+            paths=tuple(paths),
+            extensions=tuple(exts) or DEFAULT_EXTENSIONS,
+            from_list=from_list,
+            workers=workers,
+            threads=threads or (2 if executor == "ray" else 0),
+            retry_failed=retry_failed,
+            rehash=rehash,
+            executor=executor,
+            ray_address=ray_address,
+        )
+        display = _BatchDisplay(quiet)
+        with Store(db) as store:
+            try:
+                summary = run_batch(store, options, config, on_event=display)
+            finally:
+                display.close()
+        if not quiet:
+            _status(
+                f"{summary.found} file(s) ({summary.duplicates} duplicate path(s)): "
+                f"{summary.audited} audited, {summary.failed} failed, "
+                f"{summary.done_before} already done, {summary.failed_before} failed before, "
+                f"{summary.problems} unreadable; {summary.audio_seconds / 3600:.2f} h audio "
+                f"in {summary.elapsed:.1f} s"
+            )
+        return EXIT_OK if summary.ok else EXIT_FAILED
+
+    _run(body)
+
+
+@click.command()
+@_db_option
+@click.option(
+    "--lexicon",
+    "lexicons",
+    multiple=True,
+    type=click.Path(dir_okay=False),
+    help="Extra lexicon TOML file (repeatable): adds, overrides or disables rules.",
+)
+@click.option(
+    "--format",
+    "fmt",
+    type=click.Choice(("table", "json")),
+    default="table",
+    show_default=True,
+    help="Output format of the summary.",
+)
+def rescan(db: str, lexicons: Sequence[str], fmt: str) -> None:
+    """Scan every stored transcript again with the current lexicon (no speech recognition).
+
+    The new findings become the current ones; each finding records its lexicon version.
+    """
+    from auditor.batch import rescan as run_rescan
+    from auditor.cli import EXIT_OK, _run
+    from auditor.lexicon import load_lexicon
+
+    def body() -> int:
+        lexicon = load_lexicon(lexicons)
+        with _existing_store(db) as store:
+            summary = run_rescan(store, lexicon)
+        if fmt == "json":
+            click.echo(json.dumps(summary.to_dict(), ensure_ascii=False, indent=2))
+        else:
+            click.echo(
+                f"rescanned {summary.audits} transcript(s), {summary.audio_seconds / 3600:.2f} h, "
+                f"with lexicon {summary.lexicon_version}: {summary.findings} finding(s) in "
+                f"{summary.elapsed:.2f} s"
+            )
+        return EXIT_OK
+
+    _run(body)
+
+
+@click.command()
+@_db_option
+@click.option(
+    "--format",
+    "fmt",
+    type=click.Choice(("table", "json")),
+    default="table",
+    show_default=True,
+    help="Output format.",
+)
+def status(db: str, fmt: str) -> None:
+    """Counts of done, failed, pending and running audits, audio hours and findings by severity."""
+    from auditor.cli import EXIT_OK, _run
+
+    def body() -> int:
+        with _existing_store(db) as store:
+            info = store.status()
+        if fmt == "json":
+            click.echo(json.dumps(info, ensure_ascii=False, indent=2))
+            return EXIT_OK
+        audits = info["audits"]
+        found = info["findings"]
+        click.echo(f"database   {info['database']} (schema {info['schema_version']})")
+        click.echo(
+            f"audits     {audits['done']} done, {audits['failed']} failed, "
+            f"{audits['pending']} pending, {audits['running']} running"
+        )
+        click.echo(f"files      {info['files']} contents at {info['paths']} paths")
+        click.echo(f"audio      {info['audio_hours']:.2f} h transcribed")
+        click.echo(
+            f"findings   {found['total']}: {found['high']} high, {found['medium']} medium, "
+            f"{found['low']} low"
+        )
+        for version, count in info["lexicon_versions"].items():
+            click.echo(f"lexicon    {version}: {count} audit(s)")
+        for failure in info["failed"]:
+            click.echo(f"failed     {failure['source']}: {failure['cause']}")
+        return EXIT_OK
+
+    _run(body)
+
+
+def _since(value: str | None) -> str | None:
+    if value is None:
+        return None
+    try:
+        moment = datetime.fromisoformat(value)
+    except ValueError as exc:
+        raise click.BadParameter(
+            f"{value!r} is not a date (YYYY-MM-DD or YYYY-MM-DDTHH:MM[:SS][+HH:MM])",
+            param_hint="--since",
+        ) from exc
+    if moment.tzinfo is None:
+        moment = moment.replace(tzinfo=UTC)
+    return moment.astimezone(UTC).isoformat(timespec="seconds")
+
+
+@click.command()
+@_db_option
+@click.option(
+    "--since",
+    help="Only recordings audited at or after this date or time (ISO 8601; UTC if no zone).",
+)
+@click.option(
+    "--severity",
+    type=click.Choice(("high", "medium", "low")),
+    default=None,
+    help="Only findings at or above this severity.",
+)
+@click.option(
+    "--category",
+    "categories",
+    multiple=True,
+    help="Only this category id, or a prefix such as 'price' (repeatable).",
+)
+@click.option(
+    "--source",
+    "source_glob",
+    default=None,
+    help="Only recordings whose path matches this glob (e.g. '*/2026-11-*/*.mp4').",
+)
+@click.option(
+    "--format",
+    "fmt",
+    type=click.Choice(("table", "jsonl", "csv")),
+    default=None,
+    help="Output format. Default: table on a terminal, jsonl otherwise.",
+)
+@click.option(
+    "-o",
+    "--output",
+    type=click.Path(dir_okay=False),
+    help="Write to this file (atomically) instead of stdout.",
+)
+def findings(
+    db: str,
+    since: str | None,
+    severity: str | None,
+    categories: Sequence[str],
+    source_glob: str | None,
+    fmt: str | None,
+    output: str | None,
+) -> None:
+    """The current findings in the database (jsonl rows as in `auditor audit --format jsonl`)."""
+    from auditor.cli import EXIT_OK, _run, _write_output
+    from auditor.findings import SEVERITY_RANK
+    from auditor.report import mmss, render_csv, render_jsonl
+
+    since_iso = _since(since)
+    fmt = fmt or ("table" if sys.stdout.isatty() and not output else "jsonl")
+
+    def body() -> int:
+        with _existing_store(db) as store:
+            rows = store.findings(since=since_iso)
+        floor = SEVERITY_RANK[severity] if severity else 0
+        selected = [
+            f
+            for f in rows
+            if SEVERITY_RANK.get(f.severity, 0) >= floor
+            and (
+                not categories
+                or any(f.category == c or f.category.startswith(c + ".") for c in categories)
+            )
+            and (source_glob is None or fnmatch.fnmatchcase(f.source, source_glob))
+        ]
+        if fmt == "jsonl":
+            text = render_jsonl(selected)
+        elif fmt == "csv":
+            text = render_csv(selected)
+        else:
+            text = "".join(
+                f"{f.source}  {mmss(f.start)}  {f.severity:<6}  {f.category:<24}  "
+                f"「{f.matched}」  {f.context}\n"
+                for f in selected
+            )
+        _write_output(text, output)
+        return EXIT_OK
+
+    _run(body)
+
+
+COMMANDS = (batch, rescan, status, findings)

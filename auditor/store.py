@@ -1,0 +1,567 @@
+"""The batch database: SQLite in WAL mode, one row per (content, settings), claims, findings.
+
+Guarantees the batch relies on:
+
+- Every write is one transaction (`BEGIN IMMEDIATE` ... `COMMIT`). An audit becomes `done` in the
+  same transaction that stores its transcript and findings, so a crash at any moment leaves either
+  the whole result or none of it; a crash never leaves a `done` row without its data.
+- A file is audited by whoever holds its claim. A claim names its owner (host:pid:token) and is
+  kept alive by heartbeats; a claim whose owner is a dead process on this host, or whose heartbeat
+  is older than the lease, may be taken over. Two batch runs on one database never audit the same
+  content twice at the same time.
+- Audits are keyed by (content SHA-256, settings key). The settings key covers the model and the
+  speech settings, not the lexicon: `rescan` re-runs a newer lexicon over stored transcripts, and
+  each finding records the lexicon version that produced it.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import logging
+import os
+import socket
+import sqlite3
+import time
+import uuid
+from collections.abc import Iterator, Sequence
+from contextlib import contextmanager
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from enum import Enum
+from pathlib import Path
+from typing import Any
+
+from auditor.errors import AuditorError
+from auditor.findings import Finding
+
+log = logging.getLogger("auditor")
+
+SCHEMA_VERSION = 1
+DEFAULT_LEASE = 300.0  # seconds without a heartbeat before another run may take a claim over
+
+_SCHEMA = """
+CREATE TABLE IF NOT EXISTS meta (
+    key TEXT PRIMARY KEY,
+    value TEXT NOT NULL
+);
+CREATE TABLE IF NOT EXISTS files (
+    sha256 TEXT PRIMARY KEY,
+    size INTEGER NOT NULL,
+    first_seen TEXT NOT NULL,
+    last_seen TEXT NOT NULL
+);
+CREATE TABLE IF NOT EXISTS paths (
+    path TEXT PRIMARY KEY,
+    sha256 TEXT NOT NULL REFERENCES files(sha256),
+    size INTEGER NOT NULL,
+    mtime_ns INTEGER NOT NULL,
+    inode INTEGER NOT NULL,
+    seen TEXT NOT NULL
+);
+CREATE INDEX IF NOT EXISTS paths_sha256 ON paths(sha256);
+CREATE TABLE IF NOT EXISTS audits (
+    id INTEGER PRIMARY KEY,
+    sha256 TEXT NOT NULL REFERENCES files(sha256),
+    settings_key TEXT NOT NULL,
+    settings TEXT NOT NULL,
+    status TEXT NOT NULL CHECK (status IN ('pending', 'running', 'done', 'failed')),
+    cause TEXT,
+    source_path TEXT NOT NULL,
+    duration REAL,
+    format TEXT,
+    has_video INTEGER,
+    audio_streams INTEGER,
+    model_name TEXT,
+    model_sha256 TEXT,
+    device TEXT,
+    compute_type TEXT,
+    tool_version TEXT,
+    transcript TEXT,
+    lexicon_version TEXT,
+    claim_owner TEXT,
+    heartbeat REAL,
+    attempts INTEGER NOT NULL DEFAULT 0,
+    created TEXT NOT NULL,
+    started TEXT,
+    finished TEXT,
+    updated TEXT NOT NULL,
+    UNIQUE (sha256, settings_key),
+    CHECK (status != 'done' OR transcript IS NOT NULL)
+);
+CREATE INDEX IF NOT EXISTS audits_status ON audits(status);
+CREATE TABLE IF NOT EXISTS findings (
+    id INTEGER PRIMARY KEY,
+    audit_id INTEGER NOT NULL REFERENCES audits(id) ON DELETE CASCADE,
+    lexicon_version TEXT NOT NULL,
+    category TEXT NOT NULL,
+    rule TEXT NOT NULL,
+    severity TEXT NOT NULL,
+    matched TEXT NOT NULL,
+    term TEXT,
+    start REAL NOT NULL,
+    "end" REAL NOT NULL,
+    context TEXT NOT NULL,
+    legal_basis TEXT NOT NULL,
+    confidence REAL NOT NULL,
+    match TEXT NOT NULL,
+    created TEXT NOT NULL
+);
+CREATE INDEX IF NOT EXISTS findings_audit ON findings(audit_id, lexicon_version);
+"""
+
+
+class StoreError(AuditorError):
+    """The database cannot be opened or used. The message names the file and the cause."""
+
+    def __init__(self, path: str, cause: str) -> None:
+        self.path = path
+        self.cause = cause
+        super().__init__(f"{path}: {cause}")
+
+
+class Claim(Enum):
+    CLAIMED = "claimed"  # this run now owns the audit and must do it
+    DONE = "done"  # already audited with these settings
+    FAILED = "failed"  # failed before; not retried without --retry-failed
+    BUSY = "busy"  # another live run holds the claim
+
+
+@dataclass(frozen=True)
+class AuditRow:
+    id: int
+    sha256: str
+    settings_key: str
+    status: str
+    cause: str | None
+    source_path: str
+    claim_owner: str | None
+
+
+def now_iso() -> str:
+    return datetime.now(UTC).isoformat(timespec="seconds")
+
+
+def settings_key(settings: dict[str, Any]) -> str:
+    """A short, stable hash of everything that shapes a transcript."""
+    canonical = json.dumps(settings, sort_keys=True, separators=(",", ":"), ensure_ascii=False)
+    return hashlib.sha256(canonical.encode("utf-8")).hexdigest()[:16]
+
+
+def new_owner() -> str:
+    """A claim owner: host, pid, and a random token so a reused pid is never mistaken for us."""
+    return f"{socket.gethostname()}:{os.getpid()}:{uuid.uuid4().hex[:8]}"
+
+
+def _owner_is_dead(owner: str) -> bool:
+    """True when the owner is a process on this host that no longer exists."""
+    host, _, rest = owner.partition(":")
+    pid_text = rest.partition(":")[0]
+    if host != socket.gethostname() or not pid_text.isdigit():
+        return False
+    try:
+        os.kill(int(pid_text), 0)
+    except ProcessLookupError:
+        return True
+    except PermissionError:
+        return False
+    return False
+
+
+class Store:
+    """One connection to the batch database. Use from one thread; the batch driver is the writer."""
+
+    def __init__(self, path: str | Path, lease: float = DEFAULT_LEASE) -> None:
+        self.path = str(path)
+        self.lease = lease
+        if not Path(self.path).parent.is_dir():
+            raise StoreError(self.path, "its folder does not exist")
+        try:
+            self._db = sqlite3.connect(self.path, timeout=60.0, isolation_level=None)
+            self._db.row_factory = sqlite3.Row
+            self._db.execute("PRAGMA busy_timeout = 60000")
+            mode = self._db.execute("PRAGMA journal_mode = WAL").fetchone()[0]
+            if str(mode).lower() != "wal":
+                raise StoreError(self.path, f"cannot use WAL journal mode (got {mode})")
+            self._db.execute("PRAGMA synchronous = NORMAL")
+            self._db.execute("PRAGMA foreign_keys = ON")
+            self._migrate()
+        except sqlite3.DatabaseError as exc:
+            raise StoreError(self.path, f"not a usable SQLite database: {exc}") from exc
+
+    def close(self) -> None:
+        self._db.close()
+
+    def __enter__(self) -> Store:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
+
+    @contextmanager
+    def transaction(self) -> Iterator[sqlite3.Connection]:
+        """BEGIN IMMEDIATE ... COMMIT, rolled back on any error."""
+        try:
+            self._db.execute("BEGIN IMMEDIATE")
+        except sqlite3.OperationalError as exc:
+            raise StoreError(self.path, f"cannot start a transaction: {exc}") from exc
+        try:
+            yield self._db
+        except BaseException:
+            self._db.execute("ROLLBACK")
+            raise
+        try:
+            self._db.execute("COMMIT")
+        except sqlite3.OperationalError as exc:
+            self._db.execute("ROLLBACK")
+            raise StoreError(self.path, f"cannot commit: {exc}") from exc
+
+    def _migrate(self) -> None:
+        version = int(self._db.execute("PRAGMA user_version").fetchone()[0])
+        if version > SCHEMA_VERSION:
+            raise StoreError(
+                self.path,
+                f"database schema {version} is newer than this auditor knows ({SCHEMA_VERSION}); "
+                "upgrade auditor",
+            )
+        if version == SCHEMA_VERSION:
+            return
+        with self.transaction() as db:
+            for statement in _SCHEMA.split(";"):
+                if statement.strip():
+                    db.execute(statement)
+            db.execute(
+                "INSERT OR REPLACE INTO meta(key, value) VALUES ('schema_version', ?)",
+                (str(SCHEMA_VERSION),),
+            )
+            db.execute(f"PRAGMA user_version = {SCHEMA_VERSION}")
+
+    # -- identity ------------------------------------------------------------------------------
+
+    def cached_sha256(self, path: str, size: int, mtime_ns: int, inode: int) -> str | None:
+        """The content hash recorded for this path when size, mtime and inode are unchanged."""
+        row = self._db.execute(
+            "SELECT sha256 FROM paths WHERE path = ? AND size = ? AND mtime_ns = ? AND inode = ?",
+            (path, size, mtime_ns, inode),
+        ).fetchone()
+        return str(row["sha256"]) if row else None
+
+    def record_path(self, path: str, sha256: str, size: int, mtime_ns: int, inode: int) -> None:
+        stamp = now_iso()
+        with self.transaction() as db:
+            db.execute(
+                "INSERT INTO files(sha256, size, first_seen, last_seen) VALUES (?, ?, ?, ?) "
+                "ON CONFLICT(sha256) DO UPDATE SET last_seen = excluded.last_seen",
+                (sha256, size, stamp, stamp),
+            )
+            db.execute(
+                "INSERT INTO paths(path, sha256, size, mtime_ns, inode, seen) "
+                "VALUES (?, ?, ?, ?, ?, ?) ON CONFLICT(path) DO UPDATE SET "
+                "sha256 = excluded.sha256, size = excluded.size, mtime_ns = excluded.mtime_ns, "
+                "inode = excluded.inode, seen = excluded.seen",
+                (path, sha256, size, mtime_ns, inode, stamp),
+            )
+
+    def enqueue(self, sha256: str, key: str, settings: dict[str, Any], path: str) -> None:
+        """Record that this content waits to be audited with these settings (if not known yet)."""
+        stamp = now_iso()
+        with self.transaction() as db:
+            db.execute(
+                "INSERT INTO audits(sha256, settings_key, settings, status, source_path, created, "
+                "updated) VALUES (?, ?, ?, 'pending', ?, ?, ?) "
+                "ON CONFLICT(sha256, settings_key) DO NOTHING",
+                (sha256, key, json.dumps(settings, sort_keys=True), path, stamp, stamp),
+            )
+
+    # -- claims --------------------------------------------------------------------------------
+
+    def claim(
+        self,
+        sha256: str,
+        key: str,
+        settings: dict[str, Any],
+        path: str,
+        owner: str,
+        retry_failed: bool = False,
+    ) -> tuple[Claim, AuditRow]:
+        """Take the audit of this content with these settings, unless done, failed or busy."""
+        stamp = now_iso()
+        with self.transaction() as db:
+            row = db.execute(
+                "SELECT * FROM audits WHERE sha256 = ? AND settings_key = ?", (sha256, key)
+            ).fetchone()
+            if row is None:
+                db.execute(
+                    "INSERT INTO audits(sha256, settings_key, settings, status, source_path, "
+                    "claim_owner, heartbeat, attempts, created, started, updated) "
+                    "VALUES (?, ?, ?, 'running', ?, ?, ?, 1, ?, ?, ?)",
+                    (
+                        sha256,
+                        key,
+                        json.dumps(settings, sort_keys=True),
+                        path,
+                        owner,
+                        time.time(),
+                        stamp,
+                        stamp,
+                        stamp,
+                    ),
+                )
+                return Claim.CLAIMED, self._row(db, sha256, key)
+            status = row["status"]
+            if status == "done":
+                if row["source_path"] != path and not os.path.exists(row["source_path"]):
+                    db.execute(  # the file was moved or renamed: follow it
+                        "UPDATE audits SET source_path = ?, updated = ? WHERE id = ?",
+                        (path, stamp, row["id"]),
+                    )
+                return Claim.DONE, self._row(db, sha256, key)
+            if status == "failed" and not retry_failed:
+                return Claim.FAILED, self._row(db, sha256, key)
+            if status == "running" and row["claim_owner"] != owner and self._alive(row):
+                return Claim.BUSY, self._row(db, sha256, key)
+            db.execute(
+                "UPDATE audits SET status = 'running', claim_owner = ?, heartbeat = ?, "
+                "attempts = attempts + 1, source_path = ?, started = ?, updated = ?, cause = NULL "
+                "WHERE id = ?",
+                (owner, time.time(), path, stamp, stamp, row["id"]),
+            )
+            return Claim.CLAIMED, self._row(db, sha256, key)
+
+    def _alive(self, row: sqlite3.Row) -> bool:
+        owner = row["claim_owner"]
+        if not owner or _owner_is_dead(str(owner)):
+            return False
+        return time.time() - float(row["heartbeat"] or 0.0) < self.lease
+
+    @staticmethod
+    def _row(db: sqlite3.Connection, sha256: str, key: str) -> AuditRow:
+        row = db.execute(
+            "SELECT id, sha256, settings_key, status, cause, source_path, claim_owner "
+            "FROM audits WHERE sha256 = ? AND settings_key = ?",
+            (sha256, key),
+        ).fetchone()
+        return AuditRow(*row)
+
+    def heartbeat(self, owner: str) -> None:
+        with self.transaction() as db:
+            db.execute(
+                "UPDATE audits SET heartbeat = ? WHERE claim_owner = ? AND status = 'running'",
+                (time.time(), owner),
+            )
+
+    def release(self, owner: str) -> int:
+        """Give back every claim this owner still holds (back to pending)."""
+        with self.transaction() as db:
+            cursor = db.execute(
+                "UPDATE audits SET status = 'pending', claim_owner = NULL, heartbeat = NULL, "
+                "updated = ? WHERE claim_owner = ? AND status = 'running'",
+                (now_iso(), owner),
+            )
+            return cursor.rowcount
+
+    # -- results -------------------------------------------------------------------------------
+
+    def finish(
+        self,
+        audit_id: int,
+        owner: str,
+        result: dict[str, Any],
+        findings: Sequence[Finding],
+        lexicon_version: str,
+    ) -> bool:
+        """Store a finished audit, its transcript and findings in one transaction.
+
+        `result` is `AuditResult.to_dict()`. False when the claim was lost (nothing written).
+        """
+        stamp = now_iso()
+        source = result["source"]
+        model = result["model"]
+        with self.transaction() as db:
+            if not self._owns(db, audit_id, owner):
+                return False
+            db.execute(
+                "UPDATE audits SET status = 'done', cause = NULL, duration = ?, format = ?, "
+                "has_video = ?, audio_streams = ?, model_name = ?, model_sha256 = ?, device = ?, "
+                "compute_type = ?, tool_version = ?, transcript = ?, lexicon_version = ?, "
+                "claim_owner = NULL, heartbeat = NULL, started = ?, finished = ?, updated = ? "
+                "WHERE id = ?",
+                (
+                    source["duration"],
+                    source["format"],
+                    int(source["has_video"]),
+                    source["audio_streams"],
+                    model["name"],
+                    model["sha256"],
+                    model["device"],
+                    model["compute_type"],
+                    result["tool"]["version"],
+                    json.dumps(result["transcript"], ensure_ascii=False, separators=(",", ":")),
+                    lexicon_version,
+                    result["run"]["started"],
+                    result["run"]["finished"],
+                    stamp,
+                    audit_id,
+                ),
+            )
+            self._replace_findings(db, audit_id, lexicon_version, findings, stamp)
+            return True
+
+    def fail(self, audit_id: int, owner: str, cause: str) -> bool:
+        stamp = now_iso()
+        with self.transaction() as db:
+            if not self._owns(db, audit_id, owner):
+                return False
+            db.execute(
+                "UPDATE audits SET status = 'failed', cause = ?, claim_owner = NULL, "
+                "heartbeat = NULL, finished = ?, updated = ? WHERE id = ?",
+                (cause, stamp, stamp, audit_id),
+            )
+            return True
+
+    @staticmethod
+    def _owns(db: sqlite3.Connection, audit_id: int, owner: str) -> bool:
+        row = db.execute(
+            "SELECT 1 FROM audits WHERE id = ? AND claim_owner = ? AND status = 'running'",
+            (audit_id, owner),
+        ).fetchone()
+        if row is None:
+            log.warning("audit %d: claim lost (another run took it over); result dropped", audit_id)
+        return row is not None
+
+    @staticmethod
+    def _replace_findings(
+        db: sqlite3.Connection,
+        audit_id: int,
+        lexicon_version: str,
+        findings: Sequence[Finding],
+        stamp: str,
+    ) -> None:
+        db.execute(
+            "DELETE FROM findings WHERE audit_id = ? AND lexicon_version = ?",
+            (audit_id, lexicon_version),
+        )
+        db.executemany(
+            "INSERT INTO findings(audit_id, lexicon_version, category, rule, severity, matched, "
+            'term, start, "end", context, legal_basis, confidence, match, created) '
+            "VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+            [
+                (
+                    audit_id,
+                    lexicon_version,
+                    f.category,
+                    f.rule,
+                    f.severity,
+                    f.matched,
+                    f.term,
+                    f.start,
+                    f.end,
+                    f.context,
+                    f.legal_basis,
+                    f.confidence,
+                    f.match,
+                    stamp,
+                )
+                for f in findings
+            ],
+        )
+
+    # -- rescan --------------------------------------------------------------------------------
+
+    def done_transcripts(self, batch: int = 200) -> Iterator[list[tuple[int, str, str]]]:
+        """(audit id, source path, transcript JSON) of every done audit, in chunks."""
+        last = 0
+        while True:
+            rows = self._db.execute(
+                "SELECT id, source_path, transcript FROM audits WHERE status = 'done' AND id > ? "
+                "ORDER BY id LIMIT ?",
+                (last, batch),
+            ).fetchall()
+            if not rows:
+                return
+            last = int(rows[-1]["id"])
+            yield [(int(r["id"]), str(r["source_path"]), str(r["transcript"])) for r in rows]
+
+    def replace_findings(
+        self, items: Sequence[tuple[int, Sequence[Finding]]], lexicon_version: str
+    ) -> None:
+        """Store findings of a rescan for many audits at once and make them the current set."""
+        stamp = now_iso()
+        with self.transaction() as db:
+            for audit_id, findings in items:
+                self._replace_findings(db, audit_id, lexicon_version, findings, stamp)
+                db.execute(
+                    "UPDATE audits SET lexicon_version = ?, updated = ? WHERE id = ?",
+                    (lexicon_version, stamp, audit_id),
+                )
+
+    # -- reading -------------------------------------------------------------------------------
+
+    def status(self) -> dict[str, Any]:
+        counts = {s: 0 for s in ("done", "failed", "pending", "running")}
+        for row in self._db.execute("SELECT status, COUNT(*) AS n FROM audits GROUP BY status"):
+            counts[str(row["status"])] = int(row["n"])
+        hours = self._db.execute(
+            "SELECT COALESCE(SUM(duration), 0) FROM audits WHERE status = 'done'"
+        ).fetchone()[0]
+        severities = {s: 0 for s in ("high", "medium", "low")}
+        for row in self._db.execute(
+            "SELECT f.severity, COUNT(*) AS n FROM findings f JOIN audits a ON a.id = f.audit_id "
+            "AND a.lexicon_version = f.lexicon_version GROUP BY f.severity"
+        ):
+            severities[str(row["severity"])] = int(row["n"])
+        lexicons = {
+            str(r["lexicon_version"]): int(r["n"])
+            for r in self._db.execute(
+                "SELECT lexicon_version, COUNT(*) AS n FROM audits WHERE status = 'done' "
+                "GROUP BY lexicon_version"
+            )
+        }
+        files = self._db.execute("SELECT COUNT(*) FROM files").fetchone()[0]
+        paths = self._db.execute("SELECT COUNT(*) FROM paths").fetchone()[0]
+        failures = [
+            {"source": str(r["source_path"]), "cause": str(r["cause"] or "")}
+            for r in self._db.execute(
+                "SELECT source_path, cause FROM audits WHERE status = 'failed' ORDER BY id"
+            )
+        ]
+        return {
+            "database": self.path,
+            "schema_version": SCHEMA_VERSION,
+            "audits": counts,
+            "files": int(files),
+            "paths": int(paths),
+            "audio_hours": round(float(hours) / 3600.0, 3),
+            "findings": {**severities, "total": sum(severities.values())},
+            "lexicon_versions": lexicons,
+            "failed": failures,
+        }
+
+    def findings(
+        self,
+        since: str | None = None,
+        severities: Sequence[str] = (),
+        categories: Sequence[str] = (),
+    ) -> list[Finding]:
+        """Current findings (the lexicon version each audit was last scanned with), in order."""
+        sql = (
+            "SELECT a.source_path AS source, f.category, f.rule, f.severity, f.matched, f.term, "
+            'f.start, f."end", f.context, f.legal_basis, f.confidence, f.match '
+            "FROM findings f JOIN audits a ON a.id = f.audit_id "
+            "AND a.lexicon_version = f.lexicon_version WHERE a.status = 'done'"
+        )
+        params: list[Any] = []
+        if since:
+            sql += " AND a.finished >= ?"
+            params.append(since)
+        if severities:
+            sql += f" AND f.severity IN ({','.join('?' * len(severities))})"
+            params.extend(severities)
+        if categories:
+            sql += f" AND f.category IN ({','.join('?' * len(categories))})"
+            params.extend(categories)
+        sql += ' ORDER BY a.source_path, f.start, f."end", f.rule'
+        return [Finding(*row) for row in self._db.execute(sql, params)]
+
+    def integrity(self) -> str:
+        return str(self._db.execute("PRAGMA integrity_check").fetchone()[0])
