@@ -130,9 +130,11 @@ _lexicon_option = click.option(
 @click.option(
     "--format",
     "fmt",
-    type=click.Choice(("table", "json", "jsonl", "csv")),
+    type=click.Choice(("table", "json", "jsonl", "csv", "html", "srt", "vtt")),
     default=None,
-    help="Output format. Default: table on a terminal, jsonl otherwise.",
+    help="Output format. Default: table on a terminal, jsonl otherwise. html: a self-contained "
+    "report with playable evidence; srt, vtt: the transcript as subtitles, flagged cues marked "
+    "(one recording).",
 )
 @click.option(
     "-o",
@@ -182,6 +184,20 @@ _lexicon_option = click.option(
 @_lexicon_option
 @_fail_on_option
 @click.option("-q", "--quiet", is_flag=True, help="No progress messages on stderr.")
+@click.option(
+    "--clips",
+    "clips_dir",
+    type=click.Path(file_okay=False),
+    help="Cut one evidence clip per finding into this folder (created if needed); json, jsonl "
+    "and html reports link them.",
+)
+@click.option(
+    "--clip-padding",
+    type=click.FloatRange(0, 60),
+    default=2.0,
+    show_default=True,
+    help="Seconds of the recording kept before and after a finding in its clip.",
+)
 def audit(
     paths: Sequence[str],
     fmt: str | None,
@@ -195,6 +211,8 @@ def audit(
     lexicons: Sequence[str],
     fail_on: str,
     quiet: bool,
+    clips_dir: str | None,
+    clip_padding: float,
 ) -> None:
     """Transcribe recordings and report the prohibited claims in them, with times.
 
@@ -206,6 +224,8 @@ def audit(
     from auditor.report import render_audit
 
     fmt = fmt or ("table" if sys.stdout.isatty() and not output else "jsonl")
+    if fmt in ("srt", "vtt") and len(paths) > 1:
+        raise click.UsageError(f"--format {fmt} takes one recording, got {len(paths)}")
 
     def body() -> int:
         options = AuditOptions(
@@ -232,7 +252,12 @@ def audit(
             finally:
                 progress.close()
         if results:
-            _write_output(render_audit(results, fmt), output)
+            clips = None
+            if clips_dir:
+                from auditor.clips import cut_clips
+
+                clips = cut_clips(results, clips_dir, clip_padding, audio_stream)
+            _write_output(render_audit(results, fmt, output, clips, clip_padding), output)
         if bad_input:
             return EXIT_INPUT
         severities = [f.severity for r in results for f in r.findings]

@@ -1,0 +1,495 @@
+"""Reports people act on: the HTML report in a real headless browser, subtitles, evidence clips.
+
+One real audit of the demo (with --clips) feeds every test here; the HTML report is rendered from
+that audit's JSON document by the library's own renderer, and a second, short real audit (a file
+named like an HTML injection) goes through the CLI's html path end to end.
+"""
+
+from __future__ import annotations
+
+import base64
+import itertools
+import json
+import os
+import re
+import shutil
+import subprocess
+from collections.abc import Iterator
+from dataclasses import replace
+from pathlib import Path
+from typing import Any
+
+import av
+import pytest
+
+from auditor.asr import AsrOptions
+from auditor.audit import AuditOptions, AuditResult, SourceInfo
+from auditor.clips import Clip, safe_part
+from auditor.findings import Finding
+from auditor.models import ResolvedModel
+from auditor.report_html import media_url, render_html, script_json
+from auditor.subtitles import render_srt, render_vtt
+from auditor.transcript import Segment, Transcript, Word
+from tests.conftest import DEMO, ROOT, run_cli
+
+CHROMIUM = os.environ.get("AUDITOR_CHROMIUM", "/usr/bin/chromium")
+CHROMIUM_ARGS = [
+    "--no-sandbox",
+    "--disable-gpu",
+    "--disable-background-networking",
+    "--disable-component-update",
+    "--disable-sync",
+    "--no-first-run",
+]
+INJECTION_NAME = '"><img src=x onerror=alert(1)>.mp4'
+PADDING = 2.0
+
+
+def result_from_document(doc: dict[str, Any]) -> AuditResult:
+    """The AuditResult a JSON document was written from (the renderers take results)."""
+    settings = doc["settings"]
+    fields = set(Finding.__dataclass_fields__)
+    return AuditResult(
+        source=SourceInfo(**doc["source"]),
+        transcript=Transcript.from_dict(doc["transcript"]),
+        findings=tuple(
+            Finding(**{k: v for k, v in f.items() if k in fields}) for f in doc["findings"]
+        ),
+        options=AuditOptions(
+            asr=AsrOptions(**settings["asr"]),
+            audio_stream=settings["audio_stream"],
+            lexicons=tuple(settings["lexicons"]),
+            ffmpeg_timeout=settings["ffmpeg_timeout"],
+        ),
+        model=ResolvedModel(doc["model"]["name"], doc["model"]["path"], doc["model"]["sha256"]),
+        device=doc["model"]["device"],
+        compute_type=doc["model"]["compute_type"],
+        lexicon_version=doc["lexicon"]["version"],
+        started=doc["run"]["started"],
+        finished=doc["run"]["finished"],
+        tool_version=doc["tool"]["version"],
+    )
+
+
+@pytest.fixture(scope="session")
+def workdir(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    return tmp_path_factory.mktemp("reports")
+
+
+@pytest.fixture(scope="session")
+def audited(workdir: Path) -> dict[str, Any]:
+    """The one real audit of the demo: JSON document with evidence clips."""
+    out = workdir / "demo.json"
+    done = run_cli(
+        "audit",
+        str(DEMO),
+        "--format",
+        "json",
+        "-o",
+        str(out),
+        "--clips",
+        str(workdir / "clips"),
+        "--fail-on",
+        "never",
+        "-q",
+    )
+    assert done.returncode == 0, done.stderr
+    doc: dict[str, Any] = json.loads(out.read_text(encoding="utf-8"))
+    assert doc["findings"], "the demo must produce findings"
+    return doc
+
+
+@pytest.fixture(scope="session")
+def demo_html(workdir: Path, audited: dict[str, Any]) -> Path:
+    """The demo's HTML report, in a subfolder so media URLs have to climb out of it."""
+    report = workdir / "site" / "demo.html"
+    report.parent.mkdir()
+    clips = [[Clip(f["clip"], 0.0, 0.0) for f in audited["findings"]]]
+    text = render_html([result_from_document(audited)], str(report), clips, PADDING)
+    report.write_text(text, encoding="utf-8")
+    return report
+
+
+@pytest.fixture(scope="session")
+def browser() -> Iterator[Any]:
+    if not os.path.exists(CHROMIUM):
+        if os.environ.get("AUDITOR_REQUIRE_BROWSER"):
+            pytest.fail(f"{CHROMIUM} is missing (apt-get install chromium)")
+        pytest.skip(f"{CHROMIUM} is missing: apt-get install chromium, or set AUDITOR_CHROMIUM")
+    from playwright.sync_api import sync_playwright
+
+    with sync_playwright() as playwright:
+        instance = playwright.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS)
+        yield instance
+        instance.close()
+
+
+class Page:
+    """A browser page that records console errors, page errors, dialogs and every request."""
+
+    def __init__(self, browser: Any) -> None:
+        self.context = browser.new_context(viewport={"width": 1280, "height": 900})
+        self.page = self.context.new_page()
+        self.errors: list[str] = []
+        self.dialogs: list[str] = []
+        self.requests: list[str] = []
+        self.page.on(
+            "console",
+            lambda m: (
+                self.errors.append(f"console.{m.type}: {m.text}")
+                if m.type in ("error", "warning")
+                else None
+            ),
+        )
+        self.page.on("pageerror", lambda e: self.errors.append(f"page error: {e}"))
+        self.page.on("dialog", self._dialog)
+        self.page.on("request", lambda r: self.requests.append(r.url))
+
+    def _dialog(self, dialog: Any) -> None:
+        self.dialogs.append(f"{dialog.type}: {dialog.message}")
+        dialog.dismiss()
+
+    def open(self, path: Path) -> Any:
+        self.page.goto(path.resolve().as_uri())
+        self.page.wait_for_load_state("load")
+        return self.page
+
+    def media_state(self) -> dict[str, Any]:
+        state: dict[str, Any] = self.page.evaluate(
+            """() => { const p = document.querySelector('.player');
+                return {t: p.currentTime, paused: p.paused, src: p.currentSrc,
+                        error: p.error ? p.error.code : null}; }"""
+        )
+        return state
+
+
+@pytest.fixture
+def page(browser: Any) -> Iterator[Page]:
+    wrapped = Page(browser)
+    yield wrapped
+    wrapped.context.close()
+
+
+def visible_rows(page: Any) -> int:
+    count: int = page.evaluate(
+        "() => [...document.querySelectorAll('tr.finding')].filter(r => !r.hidden && "
+        "r.getClientRects().length > 0).length"
+    )
+    return count
+
+
+def test_report_loads_offline_without_console_errors(page: Page, demo_html: Path) -> None:
+    page.open(demo_html)
+    page.page.wait_for_timeout(300)
+    assert page.errors == []
+    # Nothing but the page itself and the local recording: no CDN, font or script from anywhere.
+    assert all(url.startswith("file://") for url in page.requests), page.requests
+    html = demo_html.read_text(encoding="utf-8")
+    assert not re.search(r"""(src|href)=["']?(https?:)?//""", html)
+
+
+def test_findings_shown_equal_the_json(
+    page: Page, demo_html: Path, audited: dict[str, Any]
+) -> None:
+    p = page.open(demo_html)
+    expected = len(audited["findings"])
+    assert visible_rows(p) == expected
+    assert p.locator("svg.timeline g.marker").count() == expected
+    assert p.locator(".summary .big").inner_text() == str(expected)
+    high = sum(f["severity"] == "high" for f in audited["findings"])
+    assert p.locator(".summary .badge.sev-high").inner_text() == f"{high} high"
+    # The audit trail names the exact file, model and rules.
+    trail = p.locator("dl.trail").text_content() or ""  # inside a closed <details>
+    for value in (
+        audited["source"]["sha256"],
+        audited["model"]["sha256"],
+        audited["lexicon"]["version"],
+        audited["run"]["started"],
+        audited["run"]["finished"],
+    ):
+        assert value in trail
+    assert f"{audited['source']['size']:,} bytes" in trail
+
+
+def test_the_recording_is_linked_relative_to_the_report(demo_html: Path) -> None:
+    html = demo_html.read_text(encoding="utf-8")
+    expected = os.path.relpath(DEMO, demo_html.parent).replace(os.sep, "/")
+    assert f'src="{expected}"' in html
+    assert not expected.startswith("/")
+
+
+def test_clicking_a_finding_plays_the_recording_at_its_time(
+    page: Page, demo_html: Path, audited: dict[str, Any]
+) -> None:
+    p = page.open(demo_html)
+    index = len(audited["findings"]) // 2
+    start = audited["findings"][index]["start"]
+    p.locator(f"#f-0-{index} button.seek").click()
+    p.wait_for_function(
+        "t => { const m = document.querySelector('.player'); "
+        "return !m.paused && m.currentTime > t; }",
+        arg=start - 0.6,
+        timeout=10_000,
+    )
+    state = page.media_state()
+    assert not state["paused"] and state["error"] is None
+    assert start - 0.6 <= state["t"] <= start + 1.5, state
+    assert state["src"].split("#")[0] == DEMO.resolve().as_uri()
+    assert page.errors == []
+
+
+def test_clicking_clip_plays_the_evidence_clip(
+    page: Page, demo_html: Path, audited: dict[str, Any]
+) -> None:
+    p = page.open(demo_html)
+    clip = Path(audited["findings"][0]["clip"])
+    p.locator("#f-0-0 button.play-clip").click()
+    p.wait_for_function(
+        "() => { const m = document.querySelector('.player'); "
+        "return !m.paused && m.currentTime > 0.3; }",
+        timeout=10_000,
+    )
+    state = page.media_state()
+    assert state["src"].split("#")[0] == (ROOT / clip).resolve().as_uri()
+    assert page.errors == []
+
+
+def test_filters_hide_and_show_rows(page: Page, demo_html: Path, audited: dict[str, Any]) -> None:
+    p = page.open(demo_html)
+    findings = audited["findings"]
+    total = len(findings)
+    severity = findings[0]["severity"]
+    p.locator(f'input.f-sev[value="{severity}"]').uncheck()
+    remaining = sum(f["severity"] != severity for f in findings)
+    assert visible_rows(p) == remaining
+    assert p.locator("svg g.marker.off").count() == total - remaining
+    assert p.locator(".filters .shown").inner_text() == str(remaining)
+    p.locator(f'input.f-sev[value="{severity}"]').check()
+    assert visible_rows(p) == total
+    category = findings[-1]["category"]
+    p.locator(f'input.f-cat[value="{category}"]').uncheck()
+    assert visible_rows(p) == sum(f["category"] != category for f in findings)
+    p.locator(f'input.f-cat[value="{category}"]').check()
+    assert visible_rows(p) == total
+    assert page.errors == []
+
+
+def test_screenshot_of_the_report(
+    page: Page, demo_html: Path, workdir: Path, audited: dict[str, Any]
+) -> None:
+    p = page.open(demo_html)
+    p.locator("#f-0-2 button.seek").click()
+    p.wait_for_timeout(800)
+    p.evaluate("() => document.querySelector('.player').pause()")
+    p.evaluate("() => window.scrollTo(0, 0)")
+    shot = workdir / "report-screenshot.png"
+    p.screenshot(path=str(shot), full_page=True)
+    assert shot.stat().st_size > 20_000
+    out = ROOT / "out"
+    out.mkdir(exist_ok=True)
+    shutil.copyfile(shot, out / "report-screenshot.png")
+
+
+def _injected(result: AuditResult, media: Path) -> AuditResult:
+    """The demo's result with a transcript and finding that carry markup."""
+    evil = "</script><script>window.pwned=1;alert(2)</script><b>bold</b>"
+    seg = result.transcript.segments[0]
+    words = (Word(seg.start, seg.end, evil, 0.9),)
+    segments = (Segment(seg.start, seg.end, evil, words), *result.transcript.segments[1:])
+    first = replace(
+        result.findings[0],
+        category='x"><img src=x onerror=alert(3)>',
+        context=evil + "\u2028" + "全网第一",
+        matched="<script>",
+        legal_basis="<iframe src=javascript:alert(4)>",
+    )
+    return replace(
+        result,
+        transcript=replace(result.transcript, segments=segments),
+        findings=(first, *result.findings[1:]),
+        source=replace(result.source, path=str(media)),
+    )
+
+
+def test_markup_in_a_transcript_renders_as_text(
+    page: Page, workdir: Path, audited: dict[str, Any]
+) -> None:
+    media = workdir / "<svg onload=alert(5)>.mp4"
+    shutil.copyfile(DEMO, media)
+    result = _injected(result_from_document(audited), media)
+    report = workdir / "injected.html"
+    report.write_text(render_html([result], str(report)), encoding="utf-8")
+    p = page.open(report)
+    p.wait_for_timeout(300)
+    assert page.dialogs == []
+    assert p.evaluate("() => window.pwned") is None
+    assert p.locator("img, iframe, b").count() == 0
+    assert p.locator("script").count() == 2  # the data block and the report's own script
+    assert "window.pwned=1" in p.locator("ol.transcript").inner_text()
+    assert "<iframe src=javascript:alert(4)>" in p.locator("table.findings").inner_text()
+    assert "<svg onload=alert(5)>.mp4" in p.locator("h2.source-name").inner_text()
+    data = json.loads(p.locator("#auditor-data").text_content() or "")
+    assert data["recordings"][0]["findings"][0]["category"] == result.findings[0].category
+    assert visible_rows(p) == len(result.findings)
+    assert page.errors == []
+
+
+def test_injection_file_name_through_the_cli(page: Page, workdir: Path, ffmpeg_bin: str) -> None:
+    """A real audit of a file named like markup (audio only, with two claims), html + clips."""
+    folder = workdir / "inject"
+    folder.mkdir()
+    media = folder / INJECTION_NAME
+    subprocess.run(
+        [
+            ffmpeg_bin,
+            "-nostdin",
+            "-loglevel",
+            "error",
+            "-ss",
+            "11.5",
+            "-t",
+            "8.5",
+            "-i",
+            f"file:{DEMO}",
+            "-vn",
+            "-c:a",
+            "aac",
+            f"file:{media}",
+        ],
+        check=True,
+    )
+    done = run_cli(
+        "audit",
+        INJECTION_NAME,
+        "--format",
+        "html",
+        "-o",
+        "report.html",
+        "--clips",
+        "clips",
+        "--clip-padding",
+        "1",
+        "--fail-on",
+        "never",
+        "-q",
+        cwd=folder,
+    )
+    assert done.returncode == 0, done.stderr
+    clips = sorted((folder / "clips").iterdir())
+    assert clips and all(re.fullmatch(r"[A-Za-z0-9][A-Za-z0-9_.-]*\.m4a", c.name) for c in clips)
+    p = page.open(folder / "report.html")
+    assert page.dialogs == []
+    assert p.locator("img").count() == 0
+    assert p.locator("h2.source-name").inner_text() == INJECTION_NAME
+    assert p.locator("audio.player").count() == 1  # audio-only source, audio player
+    rows = visible_rows(p)
+    assert rows == len(clips) > 0
+    p.locator("#f-0-0 button.seek").click()
+    p.wait_for_function(
+        "() => { const m = document.querySelector('.player'); return !m.paused; }",
+        timeout=10_000,
+    )
+    state = page.media_state()
+    assert state["src"].split("#")[0] == media.resolve().as_uri()
+    assert page.errors == []
+
+
+def _cues(text: str, vtt: bool) -> list[tuple[float, float, str]]:
+    sep = r"\." if vtt else ","
+    stamp = rf"(\d\d):(\d\d):(\d\d){sep}(\d\d\d)"
+    cues = []
+    for block in re.split(r"\n\n+", text.strip()):
+        lines = block.splitlines()
+        timing = next((i for i, line in enumerate(lines) if "-->" in line), None)
+        if timing is None:
+            continue
+        m = re.fullmatch(rf"{stamp} --> {stamp}", lines[timing])
+        assert m, lines[timing]
+        v = [int(x) for x in m.groups()]
+        start = v[0] * 3600 + v[1] * 60 + v[2] + v[3] / 1000
+        end = v[4] * 3600 + v[5] * 60 + v[6] + v[7] / 1000
+        cues.append((start, end, "\n".join(lines[timing + 1 :])))
+    return cues
+
+
+@pytest.mark.parametrize("fmt", ["srt", "vtt"])
+def test_subtitles_are_ordered_non_overlapping_and_flag_findings(
+    fmt: str, audited: dict[str, Any]
+) -> None:
+    result = result_from_document(audited)
+    text = render_vtt(result) if fmt == "vtt" else render_srt(result)
+    if fmt == "vtt":
+        assert text.startswith("WEBVTT\n")
+        assert audited["source"]["sha256"] in text  # the audit trail, in a NOTE block
+    cues = _cues(text, fmt == "vtt")
+    assert len(cues) == len(audited["transcript"]["segments"])
+    for (s1, e1, _), (s2, _, _) in itertools.pairwise(cues):
+        assert s1 < e1 <= s2
+    for f in audited["findings"]:
+        holding = [c for c in cues if c[0] <= f["start"] < c[1] or c[0] < f["end"] <= c[1]]
+        assert any(f"[{f['category']}" in c[2] or f", {f['category']}" in c[2] for c in holding)
+    segments = audited["transcript"]["segments"]
+    flagged_segments = {
+        seg["start"]
+        for f in audited["findings"]
+        for seg in segments
+        if seg["start"] < f["end"] and f["start"] < seg["end"]
+    }
+    assert sum(c[2].startswith("⚠ [") for c in cues) == len(flagged_segments)
+
+
+def test_vtt_loads_as_a_text_track_in_the_browser(
+    page: Page, workdir: Path, audited: dict[str, Any]
+) -> None:
+    """Chromium's own WebVTT parser reads every cue."""
+    result = result_from_document(audited)
+    vtt = base64.b64encode(render_vtt(result).encode("utf-8")).decode("ascii")
+    holder = workdir / "track.html"
+    # A file: page may not fetch another file as a track (unique origins); a data: URL is inline.
+    holder.write_text(
+        f'<video src="{media_url(str(DEMO), str(holder))}"><track default kind="subtitles" '
+        f'src="data:text/vtt;base64,{vtt}" srclang="zh"></video>',
+        encoding="utf-8",
+    )
+    p = page.open(holder)
+    p.wait_for_function(
+        "() => { const t = document.querySelector('track'); return t.readyState === 2; }",
+        timeout=10_000,
+    )
+    count = p.evaluate("() => document.querySelector('video').textTracks[0].cues.length")
+    assert count == len(audited["transcript"]["segments"])
+
+
+def test_clips_have_the_expected_durations_and_streams(audited: dict[str, Any]) -> None:
+    duration = audited["source"]["duration"]
+    for f in audited["findings"]:
+        path = ROOT / f["clip"] if not os.path.isabs(f["clip"]) else Path(f["clip"])
+        assert re.fullmatch(r"demo-\d\d-\d\dm\d\ds-[a-z._]+\.mp4", path.name), path.name
+        expected = min(f["end"] + PADDING, duration) - max(f["start"] - PADDING, 0.0)
+        with av.open(str(path)) as container:
+            audio = container.streams.audio[0]
+            assert container.streams.video, "the demo has video, so its clips do"
+            assert audio.duration is not None and audio.time_base is not None
+            measured = float(audio.duration * audio.time_base)
+            assert abs(measured - expected) < 0.1, (path.name, measured, expected)
+            assert container.duration is not None
+            assert abs(container.duration / 1e6 - expected) < 0.25
+
+
+def test_clip_names_are_safe() -> None:
+    assert safe_part('"><img src=x onerror=alert(1)>') == "img_src_x_onerror_alert_1"
+    assert safe_part("-rf ../..") == "rf"
+    assert safe_part("直播") == "x"
+
+
+def test_script_json_cannot_end_the_script_block() -> None:
+    text = script_json({"a": "</script><!-- & \u2028\u2029"})
+    assert "<" not in text and ">" not in text and "&" not in text
+    assert "\u2028" not in text and "\u2029" not in text
+    assert json.loads(text) == {"a": "</script><!-- & \u2028\u2029"}
+
+
+def test_media_url_escapes_what_would_end_a_path(tmp_path: Path) -> None:
+    report = tmp_path / "r" / "report.html"
+    assert media_url(str(tmp_path / "a #1?.mp4"), str(report)) == "../a%20%231%3F.mp4"
+    assert media_url(str(tmp_path / "r" / "c:d.mp4"), str(report)) == "c%3Ad.mp4"
