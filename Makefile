@@ -14,6 +14,10 @@ $(STAMP): pyproject.toml
 
 demo: $(STAMP)
 	$(BIN)/auditor audit sample_media/demo.mp4 --format table --fail-on never
+	@mkdir -p out
+	$(BIN)/auditor audit sample_media/demo.mp4 --format html -o out/demo.html --clips out/clips \
+		--fail-on never -q
+	@echo "HTML report: out/demo.html (open it in a browser; evidence clips in out/clips/)"
 
 test: $(STAMP)
 	$(BIN)/ruff check .
