@@ -646,7 +646,7 @@ def run_batch(
                 )
                 if claim is Claim.CLAIMED:
                     if executor is None:
-                        emit("start", f"starting {config.workers} worker(s)")
+                        emit("start", _starting(config))
                         executor = (executor_factory or _default_factory(config, threads))(options)
                     in_flight[row.id] = ident
                     executor.submit(Task(row.id, ident.path, ident.sha256, ident.size))
@@ -695,6 +695,12 @@ def run_batch(
         audio_seconds=round(progress.audio_seconds, 3),
         elapsed=round(time.monotonic() - progress.started, 3),
     )
+
+
+def _starting(config: BatchConfig) -> str:
+    if config.executor == "ray":
+        return f"starting Ray tasks ({config.ray_address or 'local Ray instance'})"
+    return f"starting {config.workers} worker process(es)"
 
 
 def _default_factory(config: BatchConfig, threads: int) -> Callable[[AuditOptions], Executor]:

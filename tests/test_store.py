@@ -1,0 +1,165 @@
+"""The batch database on real SQLite: claims, leases, atomic results, schema versions, rescan."""
+
+from __future__ import annotations
+
+import json
+import socket
+import sqlite3
+from pathlib import Path
+
+import pytest
+
+from auditor.batch import rescan
+from auditor.findings import Finding
+from auditor.lexicon import load_lexicon
+from auditor.store import Claim, Store, StoreError, new_owner
+from auditor.transcript import Segment, Transcript, Word
+
+SETTINGS = {"model": "base", "beam_size": 5}
+KEY = "k1"
+
+
+def _result(transcript: Transcript) -> dict[str, object]:
+    return {
+        "source": {"duration": 3.0, "format": "wav", "has_video": False, "audio_streams": 1},
+        "model": {"name": "base", "sha256": "x", "device": "cpu", "compute_type": "int8"},
+        "tool": {"version": "0"},
+        "run": {"started": "2026-01-01T00:00:00+00:00", "finished": "2026-01-01T00:00:05+00:00"},
+        "transcript": transcript.to_dict(),
+    }
+
+
+def _transcript(text: str) -> Transcript:
+    words = tuple(Word(0.5 * i, 0.5 * i + 0.4, ch, 0.9) for i, ch in enumerate(text))
+    return Transcript((Segment(0.0, 0.5 * len(text), text, words),), "zh", 0.5 * len(text))
+
+
+def _open(path: Path, lease: float = 300.0) -> Store:
+    store = Store(path, lease=lease)
+    store.record_path("a.mp4", "s1", 10, 0, 0)  # audits refer to known content
+    return store
+
+
+def _finding(rule: str = "r") -> Finding:
+    return Finding(
+        "a.mp4",
+        "absolute.superlative",
+        rule,
+        "medium",
+        "最好",
+        "最好",
+        1,
+        2,
+        "c",
+        "l",
+        0.9,
+        "exact",
+    )
+
+
+def test_claim_is_exclusive_while_the_owner_lives(tmp_path: Path) -> None:
+    db = tmp_path / "a.db"
+    with _open(db) as one, _open(db) as two:
+        me, other = new_owner(), new_owner()
+        claim, row = one.claim("s1", KEY, SETTINGS, "a.mp4", me)
+        assert claim is Claim.CLAIMED
+        assert two.claim("s1", KEY, SETTINGS, "a.mp4", other)[0] is Claim.BUSY
+        assert one.finish(row.id, me, _result(_transcript("最好")), [_finding()], "v1")
+        assert two.claim("s1", KEY, SETTINGS, "b.mp4", other)[0] is Claim.DONE
+        # another key (other settings) is another audit of the same content
+        assert two.claim("s1", "k2", SETTINGS, "a.mp4", other)[0] is Claim.CLAIMED
+
+
+def test_a_dead_owners_claim_is_taken_over_and_its_late_result_dropped(tmp_path: Path) -> None:
+    db = tmp_path / "a.db"
+    with _open(db) as store:
+        dead = f"{socket.gethostname()}:999999999:dead"  # no such pid on this host
+        claim, row = store.claim("s1", KEY, SETTINGS, "a.mp4", dead)
+        assert claim is Claim.CLAIMED
+        me = new_owner()
+        assert store.claim("s1", KEY, SETTINGS, "a.mp4", me)[0] is Claim.CLAIMED
+        assert not store.finish(row.id, dead, _result(_transcript("x")), [], "v1")
+        assert store.finish(row.id, me, _result(_transcript("x")), [], "v1")
+
+
+def test_an_expired_lease_is_taken_over(tmp_path: Path) -> None:
+    db = tmp_path / "a.db"
+    with _open(db) as one, _open(db, lease=0.0) as two:
+        one.claim("s1", KEY, SETTINGS, "a.mp4", "otherhost:1:x")
+        assert two.claim("s1", KEY, SETTINGS, "a.mp4", new_owner())[0] is Claim.CLAIMED
+
+
+def test_failed_is_kept_until_retry_and_release_returns_claims(tmp_path: Path) -> None:
+    with _open(tmp_path / "a.db") as store:
+        me = new_owner()
+        _, row = store.claim("s1", KEY, SETTINGS, "bad.mp4", me)
+        assert store.fail(row.id, me, "not a media file")
+        claim, row = store.claim("s1", KEY, SETTINGS, "bad.mp4", me)
+        assert claim is Claim.FAILED and row.cause == "not a media file"
+        assert (
+            store.claim("s1", KEY, SETTINGS, "bad.mp4", me, retry_failed=True)[0] is Claim.CLAIMED
+        )
+        assert store.release(me) == 1
+        assert store.status()["audits"]["pending"] == 1
+
+
+def test_done_always_has_its_transcript(tmp_path: Path) -> None:
+    db = tmp_path / "a.db"
+    with _open(db) as store:
+        store.claim("s1", KEY, SETTINGS, "a.mp4", new_owner())
+    raw = sqlite3.connect(db)
+    with pytest.raises(sqlite3.IntegrityError):
+        raw.execute("UPDATE audits SET status = 'done'")
+    raw.close()
+
+
+def test_a_newer_schema_or_a_non_database_is_refused(tmp_path: Path) -> None:
+    db = tmp_path / "a.db"
+    Store(db).close()
+    raw = sqlite3.connect(db)
+    raw.execute("PRAGMA user_version = 99")
+    raw.close()
+    with pytest.raises(StoreError, match="newer"):
+        Store(db)
+    junk = tmp_path / "junk.db"
+    junk.write_bytes(b"this is not sqlite" * 100)
+    with pytest.raises(StoreError, match=r"junk\.db"):
+        Store(junk)
+
+
+def test_rescan_records_the_lexicon_version_and_keeps_history(tmp_path: Path) -> None:
+    extra = tmp_path / "extra.toml"
+    extra.write_text(
+        '[[rule]]\nid = "absolute.superlative/hello"\ncategory = "absolute.superlative"\n'
+        'terms = ["大家好"]\n',
+        encoding="utf-8",
+    )
+    with _open(tmp_path / "a.db") as store:
+        me = new_owner()
+        _, row = store.claim("s1", KEY, SETTINGS, "a.mp4", me)
+        store.finish(row.id, me, _result(_transcript("大家好这是最好的")), [], "old")
+        base = rescan(store, load_lexicon())
+        assert base.audits == 1 and base.findings >= 1
+        assert {f.matched for f in store.findings()} == {"最好"}
+        custom = load_lexicon([extra])
+        summary = rescan(store, custom)
+        assert summary.lexicon_version == custom.version != base.lexicon_version
+        assert {f.matched for f in store.findings()} == {"大家好", "最好"}
+        rescan(store, custom)  # again: replaces that version's findings, no duplicates
+        assert len(store.findings()) == summary.findings
+        assert store.status()["lexicon_versions"] == {custom.version: 1}
+        versions = {
+            r[0]
+            for r in store._db.execute("SELECT DISTINCT lexicon_version FROM findings")  # history
+        }
+        assert versions == {base.lexicon_version, custom.version}
+
+
+def test_transcript_round_trips_through_the_store(tmp_path: Path) -> None:
+    transcript = _transcript("原价三百")
+    with _open(tmp_path / "a.db") as store:
+        me = new_owner()
+        _, row = store.claim("s1", KEY, SETTINGS, "a.mp4", me)
+        store.finish(row.id, me, _result(transcript), [], "v")
+        [[(_, _, text)]] = list(store.done_transcripts())
+    assert Transcript.from_dict(json.loads(text)) == transcript
