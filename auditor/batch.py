@@ -433,16 +433,17 @@ class RayExecutor:
 
     def __init__(self, options: AuditOptions, address: str | None, threads: int) -> None:
         try:
-            import ray
+            import ray as ray_module  # an optional extra: auditor[ray]
         except ImportError as exc:
             raise MediaToolError("--executor ray needs Ray: pip install 'auditor[ray]'") from exc
+        ray: Any = ray_module
         self._ray = ray
         if not ray.is_initialized():
             if address:
                 ray.init(address=address, log_to_driver=False)
             else:
                 ray.init(num_cpus=max(threads, os.cpu_count() or 1), log_to_driver=False)
-        resources: dict[str, float] = ray.cluster_resources()  # type: ignore[no-untyped-call]
+        resources: dict[str, float] = ray.cluster_resources()
         cpus = float(resources.get("CPU", threads))
         self._slots = max(1, int(cpus // threads)) + 1
         self._remote = ray.remote(num_cpus=threads, max_retries=0)(audit_task)
