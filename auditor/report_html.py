@@ -444,7 +444,7 @@ box-shadow:inset 4px 0 var(--high)}
 table.findings tr.sev-medium td:first-child{box-shadow:inset 4px 0 var(--medium)}
 table.findings tr.sev-low td:first-child{box-shadow:inset 4px 0 var(--low)}
 tr.finding.current{background:#fff7d6}
-td.said{min-width:14rem}td.law{font-size:.85rem;max-width:18rem}
+td.said{min-width:14rem}td.law{font-size:.85rem;min-width:11rem;max-width:18rem}
 mark{background:#ffe08a;padding:0 .1rem;border-radius:2px}
 mark.sev-high{background:#f8c9c4}mark.sev-medium{background:#ffe0a8}mark.sev-low{background:#cfe0f7}
 button{font:inherit;cursor:pointer;border:1px solid #bbb;border-radius:4px;background:#fff;
