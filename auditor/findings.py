@@ -55,10 +55,18 @@ class TextFinding:
         return asdict(self)
 
 
-def confidence(kind: str, word_probability: float) -> float:
-    """A matched term is only as sure as the recogniser was of its words."""
+def confidence(kind: str, word_probability: float, context_support: bool = False) -> float:
+    """How sure we are that this was said and is a claim.
+
+    An exact or variant match is only as sure as the recogniser was of its words. A sound-alike
+    is the opposite: the less sure the recogniser was of the characters it wrote, the likelier it
+    misheard the term; and it is less sure without the category's context words nearby.
+    """
+    p = max(0.0, min(1.0, word_probability))
     base = _KIND_CONFIDENCE.get(kind, 0.5)
-    return round(base * (0.6 + 0.4 * max(0.0, min(1.0, word_probability))), 3)
+    if kind == "sound-alike":
+        return round(base * (0.7 + 0.3 * (1.0 - p)) * (1.0 if context_support else 0.85), 3)
+    return round(base * (0.6 + 0.4 * p), 3)
 
 
 def finding_from_match(source: str, view: TranscriptText, match: Match) -> Finding:
@@ -67,14 +75,16 @@ def finding_from_match(source: str, view: TranscriptText, match: Match) -> Findi
         source=source,
         category=match.category,
         rule=match.rule.id,
-        severity=match.rule.severity,
+        severity=match.severity,
         matched=view.text[match.start : match.end],
         term=match.term,
         start=start,
         end=end,
         context=view.context(match.start, match.end),
         legal_basis=match.rule.legal_basis,
-        confidence=confidence(match.kind, view.span_probability(match.start, match.end)),
+        confidence=confidence(
+            match.kind, view.span_probability(match.start, match.end), match.context_support
+        ),
         match=match.kind,
     )
 

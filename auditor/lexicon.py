@@ -24,6 +24,17 @@ from auditor.errors import LexiconError
 from auditor.normalize import normalize_term
 
 SEVERITIES = ("low", "medium", "high")
+PRODUCT_CATEGORIES = (
+    "general",
+    "cosmetics",
+    "food",
+    "health-food",
+    "drug",
+    "medical-device",
+    "education",
+    "finance",
+)
+SOUNDALIKE_MODES = ("context", "always", "never")
 EXEMPTION_KINDS = ("phrase", "before", "after")
 CATEGORIES_FILE = "categories.toml"
 _RULE_ID = re.compile(r"^[a-z_]+\.[a-z_]+/[a-z0-9_.-]+$|^[a-z_]+/[a-z0-9_.-]+$")
@@ -35,6 +46,20 @@ class Category:
     title: str
     legal_basis: str
     severity: str
+    # Words that make a sound-alike match of this category plausible nearby (保健品 for 防癌).
+    context: tuple[str, ...] = ()
+    severity_by_product: tuple[tuple[str, str], ...] = ()
+
+
+@dataclass(frozen=True)
+class WordRule:
+    """A claim made of a head character and the word after it, told apart with jieba:
+    最 + 便宜 is a claim, 最近 is one word of its own."""
+
+    head: str
+    pos: frozenset[str]  # jieba part-of-speech tags of the following word that make a claim
+    words: frozenset[str]  # words that make a claim whatever their tag (流行, 受欢迎)
+    exceptions: frozenset[str]  # whole words starting with the head that are not claims (最近)
 
 
 @dataclass(frozen=True)
@@ -46,6 +71,13 @@ class Rule:
     terms: tuple[str, ...]  # as written in the lexicon
     patterns: tuple[re.Pattern[str], ...]  # applied to normalised text
     origin: str  # file:line, for messages
+    products: frozenset[str] | None = None  # None: every product; else only these
+    soundalike: str = "context"
+    word: WordRule | None = None
+    severity_by_product: tuple[tuple[str, str], ...] = ()
+
+    def severity_for(self, product: str) -> str:
+        return dict(self.severity_by_product).get(product, self.severity)
 
 
 @dataclass(frozen=True)
@@ -58,8 +90,11 @@ class Exemption:
     terms: frozenset[str] | None = None  # normalised terms it applies to; None: all
     window: int = 12
     origin: str = ""
+    products: frozenset[str] | None = None  # None: whatever the product
 
-    def applies_to(self, category: str, term: str | None) -> bool:
+    def applies_to(self, category: str, term: str | None, product: str = "general") -> bool:
+        if self.products is not None and product not in self.products:
+            return False
         if self.categories is not None and category not in self.categories:
             return False
         return self.terms is None or (term is not None and normalize_term(term) in self.terms)
@@ -203,7 +238,16 @@ class _Builder:
             for key in ("legal_basis", "title"):
                 if not isinstance(entry.get(key), str) or not entry[key]:
                     raise LexiconError(name, line, f"category {cid!r}: {key} is required")
-            self.categories[cid] = Category(cid, entry["title"], entry["legal_basis"], severity)
+            context = _str_list(name, line, entry.get("context", []), f"category {cid}: context")
+            by_product = _severity_by_product(name, line, entry, f"category {cid!r}")
+            self.categories[cid] = Category(
+                cid,
+                entry["title"],
+                entry["legal_basis"],
+                severity,
+                tuple(normalize_term(c) for c in context),
+                by_product,
+            )
 
     def _rule(self, name: str, line: int, entry: dict[str, Any]) -> None:
         where = f"{name}:{line}"
@@ -223,6 +267,10 @@ class _Builder:
             "severity",
             "legal_basis",
             "note",
+            "products",
+            "soundalike",
+            "word",
+            "severity_by_product",
         }
         if unknown:
             raise LexiconError(
@@ -256,8 +304,9 @@ class _Builder:
                 raise LexiconError(
                     name, line, f"rule {rule_id}: invalid pattern {source!r}: {exc}"
                 ) from exc
-        if not terms and not patterns:
-            raise LexiconError(name, line, f"rule {rule_id}: needs terms or patterns")
+        word = _word_rule(name, line, entry.get("word"), rule_id)
+        if not terms and not patterns and word is None:
+            raise LexiconError(name, line, f"rule {rule_id}: needs terms, patterns or word")
         cat = self.categories[category]
         severity = entry.get("severity", cat.severity)
         if severity not in SEVERITIES:
@@ -267,6 +316,14 @@ class _Builder:
                 f"rule {rule_id}: severity must be one of "
                 f"{', '.join(SEVERITIES)}, not {severity!r}",
             )
+        soundalike = entry.get("soundalike", "context")
+        if soundalike not in SOUNDALIKE_MODES:
+            raise LexiconError(
+                name,
+                line,
+                f"rule {rule_id}: soundalike must be one of "
+                f"{', '.join(SOUNDALIKE_MODES)}, not {soundalike!r}",
+            )
         self.rules[rule_id] = Rule(
             rule_id,
             category,
@@ -275,6 +332,11 @@ class _Builder:
             tuple(terms),
             tuple(patterns),
             where,
+            products=_products(name, line, entry.get("products"), f"rule {rule_id}"),
+            soundalike=soundalike,
+            word=word,
+            severity_by_product=_severity_by_product(name, line, entry, f"rule {rule_id}")
+            or cat.severity_by_product,
         )
 
     def _exemption(self, name: str, line: int, entry: dict[str, Any]) -> None:
@@ -316,6 +378,7 @@ class _Builder:
                 raise LexiconError(
                     name, line, f"exemption {ex_id}: invalid pattern {source!r}: {exc}"
                 ) from exc
+        products = _products(name, line, entry.get("products"), f"exemption {ex_id}")
         window = entry.get("window", 12)
         if not isinstance(window, int) or window <= 0:
             raise LexiconError(name, line, f"exemption {ex_id}: window must be a positive integer")
@@ -329,6 +392,7 @@ class _Builder:
                 terms=frozenset(normalize_term(t) for t in terms) if terms is not None else None,
                 window=window,
                 origin=f"{name}:{line}",
+                products=products,
             )
         )
 
@@ -340,6 +404,56 @@ class _Builder:
             tuple(self.files),
             self.digest.hexdigest()[:16],
         )
+
+
+def _products(name: str, line: int | None, value: Any, what: str) -> frozenset[str] | None:
+    if value is None:
+        return None
+    products = _str_list(name, line, value, f"{what}: products")
+    for product in products:
+        if product not in PRODUCT_CATEGORIES:
+            raise LexiconError(
+                name,
+                line,
+                f"{what}: unknown product category {product!r} "
+                f"(one of {', '.join(PRODUCT_CATEGORIES)})",
+            )
+    return frozenset(products)
+
+
+def _severity_by_product(
+    name: str, line: int | None, entry: dict[str, Any], what: str
+) -> tuple[tuple[str, str], ...]:
+    table = entry.get("severity_by_product", {})
+    if not isinstance(table, dict):
+        raise LexiconError(name, line, f"{what}: severity_by_product must be a table")
+    for product, severity in table.items():
+        if product not in PRODUCT_CATEGORIES or severity not in SEVERITIES:
+            raise LexiconError(
+                name,
+                line,
+                f"{what}: severity_by_product has {product} = "
+                f"{severity!r}; products are {', '.join(PRODUCT_CATEGORIES)}, "
+                f"severities {', '.join(SEVERITIES)}",
+            )
+    return tuple(sorted(table.items()))
+
+
+def _word_rule(name: str, line: int, value: Any, rule_id: str) -> WordRule | None:
+    if value is None:
+        return None
+    what = f"rule {rule_id}: word"
+    if not isinstance(value, dict) or set(value) - {"head", "pos", "words", "except"}:
+        raise LexiconError(name, line, f"{what} must be a table with head, pos, words, except")
+    head = value.get("head")
+    if not isinstance(head, str) or len(head) != 1:
+        raise LexiconError(name, line, f"{what}: head must be one character")
+    return WordRule(
+        head=head,
+        pos=frozenset(_str_list(name, line, value.get("pos", []), f"{what}: pos")),
+        words=frozenset(_str_list(name, line, value.get("words", []), f"{what}: words")),
+        exceptions=frozenset(_str_list(name, line, value.get("except", []), f"{what}: except")),
+    )
 
 
 def _str_list(name: str, line: int | None, value: Any, what: str) -> list[str]:

@@ -3,14 +3,23 @@
 Both the transcript and the lexicon's terms pass through `normalize`, so a term matches however it
 was written or heard: traditional or simplified, full- or half-width, with spaces or punctuation
 inside, with spoken (三百九十九, 百分之百) or written (399, 100%) numbers, in any letter case.
+A newline is kept: it is a hard boundary (one utterance per line) that no term crosses.
+
+The work is done by OpenCC, str.translate and one regular expression, not a loop per character:
+scanning a year of transcripts must take seconds.
 """
 
 from __future__ import annotations
 
+import re
+import sys
 import unicodedata
 from dataclasses import dataclass
 from functools import lru_cache
 from typing import Any
+
+import numpy as np
+import numpy.typing as npt
 
 _CN_DIGITS = {
     "零": 0,
@@ -27,20 +36,21 @@ _CN_DIGITS = {
     "九": 9,
 }
 _CN_UNITS = {"十": 10, "百": 100, "千": 1000, "万": 10_000, "亿": 100_000_000}
-_NUMERAL_CHARS = frozenset(_CN_DIGITS) | frozenset(_CN_UNITS) | frozenset("0123456789")
-_KEEP_SYMBOLS = frozenset("%+")
+_NUMERAL_CLASS = "0-9" + "".join(_CN_DIGITS) + "".join(_CN_UNITS)
+_KEEP_SYMBOLS = "%+\n"
 _PERCENT_PREFIX = "百分之"
 
 
 @dataclass(frozen=True)
 class Normalized:
     text: str
-    starts: tuple[int, ...]  # for each character of `text`, where its source begins
-    ends: tuple[int, ...]  # ... and where it ends (exclusive) in the original string
+    starts: npt.NDArray[np.int64]  # for each character of `text`, where its source begins
+    ends: npt.NDArray[np.int64]  # ... and where it ends (exclusive) in the original string
+    simplified: str = ""  # the original in simplified characters, same length and offsets
 
     def source_span(self, start: int, end: int) -> tuple[int, int]:
         """The original-text span [a, b) that produced normalised characters [start, end)."""
-        return self.starts[start], self.ends[end - 1]
+        return int(self.starts[start]), int(self.ends[end - 1])
 
 
 @lru_cache(maxsize=1)
@@ -50,7 +60,12 @@ def _t2s() -> Any:
     return opencc.OpenCC("t2s")
 
 
+_SURROGATE = re.compile("[\ud800-\udfff]")
+
+
 def _simplify(text: str) -> str:
+    # OpenCC takes UTF-8: a lone surrogate (from a broken decode) becomes U+FFFD, one for one.
+    text = _SURROGATE.sub("\ufffd", text)
     converted: str = _t2s().convert(text)
     if len(converted) == len(text):
         return converted
@@ -58,16 +73,47 @@ def _simplify(text: str) -> str:
     return "".join(c if len(c) == 1 else ch for ch, c in ((ch, _t2s().convert(ch)) for ch in text))
 
 
-def _fold_char(ch: str) -> str:
-    folded = unicodedata.normalize("NFKC", ch).lower()
-    return folded if len(folded) == 1 else ch.lower()
+@lru_cache(maxsize=1)
+def _fold_lut() -> npt.NDArray[np.uint32]:
+    """Code point -> folded code point: full-width and compatibility forms to plain, upper case to
+    lower case (only where that is one character for one), Chinese digits to digits."""
+    lut = np.arange(sys.maxunicode + 1, dtype=np.uint32)
+    for code in range(0x20, 0x10000):
+        ch = chr(code)
+        folded = unicodedata.normalize("NFKC", ch).lower()
+        if len(folded) == 1 and folded != ch:
+            lut[code] = ord(folded)
+    # 二零二四 -> 2024 and 第一 -> 第1 one for one; runs with units (三百九十九) are parsed later.
+    for digit, value in _CN_DIGITS.items():
+        lut[ord(digit)] = ord(str(value))
+    return lut
 
 
-def _is_dropped(ch: str) -> bool:
-    if ch in _KEEP_SYMBOLS:
-        return False
-    category = unicodedata.category(ch)
-    return category[0] in "PZCS"  # punctuation, spaces, controls, symbols
+@lru_cache(maxsize=1)
+def _drop_lut() -> npt.NDArray[np.bool_]:
+    """True for punctuation, spaces, controls and symbols (not % + or newline): never in a term."""
+    lut = np.zeros(sys.maxunicode + 1, dtype=np.bool_)
+    for code in range(0x30000):  # the planes that have assigned punctuation and symbols
+        if unicodedata.category(chr(code))[0] in "PZCS":
+            lut[code] = True
+    lut[0xE0000:] = True  # tags, variation selectors and private use: never part of a term
+    for keep in _KEEP_SYMBOLS:
+        lut[ord(keep)] = False
+    return lut
+
+
+def _codes(text: str) -> npt.NDArray[np.uint32]:
+    return np.frombuffer(text.encode("utf-32-le", "surrogatepass"), dtype=np.uint32)
+
+
+def _text(codes: npt.NDArray[np.uint32]) -> str:
+    return codes.astype(np.uint32).tobytes().decode("utf-32-le", "surrogatepass")
+
+
+_UNITS = "".join(_CN_UNITS)
+# A numeral run that needs parsing: it holds a unit (三百九十九 after digit folding: 3百9十9), or
+# follows 百分之. Plain digit runs need nothing.
+_NUMBER_RUN = re.compile(f"百分之[0-9{_UNITS}]+|[0-9]*[{_UNITS}][0-9{_UNITS}]*")
 
 
 def chinese_number_value(run: str, bare_unit: bool = False) -> int | None:
@@ -95,6 +141,7 @@ def chinese_number_value(run: str, bare_unit: bool = False) -> int | None:
             while j < len(run) and run[j].isdigit():
                 j += 1
             number = int(run[i:j])
+            after_unit = j - i == 1 and i > 0 and run[i - 1] in _CN_UNITS
             i = j
             continue
         if c in _CN_DIGITS:
@@ -118,44 +165,44 @@ def chinese_number_value(run: str, bare_unit: bool = False) -> int | None:
 
 def normalize(text: str) -> Normalized:
     simplified = _simplify(text)
-    folded = [_fold_char(c) for c in simplified]
-    out: list[str] = []
-    starts: list[int] = []
-    ends: list[int] = []
-
-    def emit(piece: str, a: int, b: int) -> None:
-        out.extend(piece)
-        starts.extend([a] * len(piece))
-        ends.extend([b] * len(piece))
-
-    i, n = 0, len(folded)
-    while i < n:
-        c = folded[i]
-        if c in _NUMERAL_CHARS:
-            percent = "".join(folded[i : i + 3]) == _PERCENT_PREFIX
-            j = i + 3 if percent else i
-            k = j
-            while k < n and folded[k] in _NUMERAL_CHARS:
-                k += 1
-            value = chinese_number_value("".join(folded[j:k]), bare_unit=True)
-            if percent and value is not None:
-                emit(f"{value}%", i, k)
-                i = k
-                continue
-            if not percent:
-                run = "".join(folded[i:k])
-                value = chinese_number_value(run)
-                if value is not None and not run.isdigit():
-                    emit(str(value), i, k)
-                else:
-                    for offset, ch in enumerate(run):
-                        emit(ch, i + offset, i + offset + 1)
-                i = k
-                continue
-        if not _is_dropped(c):
-            emit(c, i, i + 1)
-        i += 1
-    return Normalized("".join(out), tuple(starts), tuple(ends))
+    folded = _text(_fold_lut()[_codes(simplified)])
+    # 1. Parse numeral runs with units; note where the text changed length.
+    pieces: list[str] = []
+    src_start: list[npt.NDArray[np.int64]] = []
+    src_end: list[npt.NDArray[np.int64]] = []
+    done = 0
+    for token in _NUMBER_RUN.finditer(folded):
+        a, b = token.span()
+        piece = token.group()
+        percent = piece.startswith(_PERCENT_PREFIX)
+        value = chinese_number_value(piece[3:] if percent else piece, bare_unit=percent)
+        if value is None:
+            continue  # units alone are words (百货, 千万别): left as they are
+        emitted = f"{value}%" if percent else str(value)
+        pieces.append(folded[done:a])
+        src_start.append(np.arange(done, a, dtype=np.int64))
+        src_end.append(np.arange(done + 1, a + 1, dtype=np.int64))
+        pieces.append(emitted)
+        src_start.append(np.full(len(emitted), a, dtype=np.int64))
+        src_end.append(np.full(len(emitted), b, dtype=np.int64))
+        done = b
+    if done == 0:
+        middle = folded
+        starts = np.arange(len(folded), dtype=np.int64)
+        ends = starts + 1
+    else:
+        pieces.append(folded[done:])
+        src_start.append(np.arange(done, len(folded), dtype=np.int64))
+        src_end.append(np.arange(done + 1, len(folded) + 1, dtype=np.int64))
+        middle = "".join(pieces)
+        starts = np.concatenate(src_start)
+        ends = np.concatenate(src_end)
+    # 2. Drop punctuation, spaces and symbols; keep the offsets of what remains.
+    codes = _codes(middle)
+    kept = np.flatnonzero(~_drop_lut()[codes])
+    if len(kept) == len(codes):
+        return Normalized(middle, starts, ends, simplified)
+    return Normalized(_text(codes[kept]), starts[kept], ends[kept], simplified)
 
 
 def normalize_term(term: str) -> str:

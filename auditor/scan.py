@@ -1,130 +1,388 @@
-"""Scan stage: find lexicon terms and patterns in text, drop exempt ones, return character spans.
+"""Scan stage: find lexicon claims in text, drop the exempt ones, return character spans.
 
-Terms are found with one Aho-Corasick automaton over the normalised text; the heavier checks
-(exemptions, overlap resolution) run only around the candidates it yields.
+Three ways to find a candidate, cheapest first:
+1. terms, with one Aho-Corasick automaton over the normalised text (exemption phrases ride along);
+2. regular-expression patterns over the normalised text, and word rules (最 + an adjective) told
+   apart with jieba around each head character;
+3. sound-alikes: the same terms on sound keys (auditor.phonetic), for what speech recognition
+   wrote with the wrong characters. Kept only with support: the category's context words nearby,
+   a long term, or a rule that opts in; and not when the recogniser was sure of other words.
+The heavier checks (jieba word boundaries, exemptions) run only around candidates.
 """
 
 from __future__ import annotations
 
+import bisect
+import logging
+from collections.abc import Sequence
 from dataclasses import dataclass
+from functools import lru_cache
+from typing import Any
 
 from auditor.lexicon import Exemption, Lexicon, Rule
 from auditor.normalize import Normalized, normalize, normalize_term
+from auditor.phonetic import is_cjk, sound_keys, term_sound_keys
+
+log = logging.getLogger("auditor")
+
+# A short term inside a longer word is no claim (包过 in 打包过程, 招财 in 招财猫): checked with
+# jieba for terms up to this many characters.
+SHORT_TERM = 2
+# Sound-alike support: how far to look for the category's context words (normalised characters).
+CONTEXT_WINDOW = 24
+# A term this long is very unlikely to be matched by sound by chance.
+LONG_SOUNDALIKE = 4
+# Above this recognition probability the recogniser heard the words it wrote: no sound-alike
+# without context.
+SURE_PROBABILITY = 0.97
 
 
 @dataclass(frozen=True)
 class Match:
     rule: Rule
-    term: str | None  # the lexicon term, None for a pattern match
+    term: str | None  # the lexicon term (or the word, for word rules); None for a pattern
     start: int  # span in the original (un-normalised) text
     end: int
     norm_start: int  # span in the normalised text
     norm_end: int
-    kind: str  # "exact": the text as written is the term; "variant": only after normalising
+    kind: str  # exact | variant | sound-alike
+    severity: str
+    context_support: bool = False  # sound-alike only: the category's context words were near
 
     @property
     def category(self) -> str:
         return self.rule.category
 
 
+@dataclass(frozen=True)
+class _Term:
+    rule: Rule
+    term: str
+    key: str  # normalised term
+
+
+# A lexicon term inside a word this long is part of an idiom that makes the claim (活血化瘀).
+IDIOM_LENGTH = 4
+
+
+@lru_cache(maxsize=4)
+def _tokenizer(terms: frozenset[str]) -> tuple[Any, Any]:
+    """A private jieba tokenizer that knows the lexicon's terms as words, and its POS tagger.
+
+    Without HMM (which invents words such as 会押题) and with the terms in its dictionary, jieba
+    splits 能溶脂 as 能 / 溶脂 but keeps 打包 / 过程 and 招财猫 whole.
+    """
+    import jieba
+    import jieba.posseg
+
+    jieba.setLogLevel(logging.WARNING)
+    tokenizer = jieba.Tokenizer()
+    tokenizer.initialize()
+    for term in terms:
+        tokenizer.add_word(term, freq=max(tokenizer.FREQ.get(term, 0), 500))
+    return tokenizer, jieba.posseg.POSTokenizer(tokenizer)
+
+
 class Scanner:
-    def __init__(self, lexicon: Lexicon) -> None:
+    def __init__(self, lexicon: Lexicon, product: str = "general") -> None:
         import ahocorasick
 
         self.lexicon = lexicon
+        self.product = product
+        rules = [r for r in lexicon.rules if r.products is None or product in r.products]
+        self._rules = rules
         self._automaton = ahocorasick.Automaton()
-        entries: dict[str, list[tuple[Rule, str]]] = {}
-        for rule in lexicon.rules:
+        entries: dict[str, list[_Term | Exemption]] = {}
+        sounds: dict[str, list[_Term]] = {}
+        for rule in rules:
             for term in rule.terms:
-                entries.setdefault(normalize_term(term), []).append((rule, term))
+                item = _Term(rule, term, normalize_term(term))
+                entries.setdefault(item.key, []).append(item)
+                cjk = sum(1 for c in item.key if is_cjk(c))
+                if rule.soundalike != "never" and cjk >= 2:
+                    sounds.setdefault(term_sound_keys(item.key), []).append(item)
+        for exemption in lexicon.exemptions:
+            for phrase in exemption.phrases:
+                entries.setdefault(phrase, []).append(exemption)
         for key, value in entries.items():
             self._automaton.add_word(key, value)
-        self._has_terms = bool(entries)
-        if self._has_terms:
-            self._automaton.make_automaton()
-        self._pattern_rules = [r for r in lexicon.rules if r.patterns]
-        self._phrases = [e for e in lexicon.exemptions if e.kind == "phrase"]
+        self._automaton.make_automaton()
+        self._sound_automaton = ahocorasick.Automaton()
+        for key, items in sounds.items():
+            self._sound_automaton.add_word(key, items)
+        self._has_sounds = bool(sounds)
+        if self._has_sounds:
+            self._sound_automaton.make_automaton()
+        self._pattern_rules = [r for r in rules if r.patterns]
+        self._word_rules = [r for r in rules if r.word is not None]
         self._contextual = [e for e in lexicon.exemptions if e.kind != "phrase"]
+        self._word_terms = frozenset(
+            t.key
+            for items in entries.values()
+            for t in items
+            if isinstance(t, _Term) and len(t.key) <= IDIOM_LENGTH and all(map(is_cjk, t.key))
+        )
 
-    def scan(self, text: str) -> list[Match]:
+    def scan(self, text: str, probabilities: Sequence[float] | None = None) -> list[Match]:
+        """Claims in `text`. `probabilities`, one per character of `text` when it comes from
+        speech recognition, is how sure the recogniser was of the word holding each character."""
         norm = normalize(text)
-        candidates = self._candidates(text, norm)
-        if not candidates:
-            return []
-        phrase_spans = self._phrase_spans(norm.text)
-        kept = [m for m in candidates if not self._exempt(m, norm.text, phrase_spans)]
+        candidates, phrases = self._terms(text, norm)
+        candidates += self._patterns(text, norm)
+        candidates += self._words(text, norm)
+        simplified = norm.simplified
+        candidates = [m for m in candidates if not self._inside_longer_word(m, simplified)]
+        if self._has_sounds:
+            candidates += self._soundalikes(text, norm, candidates, probabilities)
+        kept = [m for m in candidates if not self._exempt(m, norm.text, phrases)]
         return _resolve_overlaps(kept)
 
-    def _candidates(self, text: str, norm: Normalized) -> list[Match]:
+    # -- candidates -----------------------------------------------------------------------
+
+    def _match(
+        self,
+        text: str,
+        norm: Normalized,
+        rule: Rule,
+        term: str | None,
+        n_start: int,
+        n_end: int,
+        kind: str | None = None,
+        support: bool = False,
+    ) -> Match:
+        start, end = norm.source_span(n_start, n_end)
+        if kind is None:
+            written = text[start:end]
+            kind = "exact" if written in (term, norm.text[n_start:n_end]) else "variant"
+        return Match(
+            rule, term, start, end, n_start, n_end, kind, rule.severity_for(self.product), support
+        )
+
+    def _terms(
+        self, text: str, norm: Normalized
+    ) -> tuple[list[Match], list[tuple[int, int, Exemption]]]:
         found: list[Match] = []
-        if self._has_terms:
-            for end_index, hits in self._automaton.iter(norm.text):
-                for rule, term in hits:
-                    n_start = end_index - len(normalize_term(term)) + 1
-                    found.append(_make_match(text, norm, rule, term, n_start, end_index + 1))
-        for rule in self._pattern_rules:
-            for pattern in rule.patterns:
-                for m in pattern.finditer(norm.text):
-                    if m.end() > m.start():
-                        found.append(_make_match(text, norm, rule, None, m.start(), m.end()))
+        phrases: list[tuple[int, int, Exemption]] = []
+        for end_index, items in self._automaton.iter(norm.text):
+            for item in items:
+                if isinstance(item, Exemption):
+                    length = len(
+                        next(p for p in item.phrases if norm.text.endswith(p, 0, end_index + 1))
+                    )
+                    phrases.append((end_index + 1 - length, end_index + 1, item))
+                else:
+                    n_start = end_index - len(item.key) + 1
+                    found.append(
+                        self._match(text, norm, item.rule, item.term, n_start, end_index + 1)
+                    )
+        phrases.sort(key=lambda p: p[0])
+        return found, phrases
+
+    def _patterns(self, text: str, norm: Normalized) -> list[Match]:
+        return [
+            self._match(text, norm, rule, None, m.start(), m.end())
+            for rule in self._pattern_rules
+            for pattern in rule.patterns
+            for m in pattern.finditer(norm.text)
+            if m.end() > m.start()
+        ]
+
+    def _words(self, text: str, norm: Normalized) -> list[Match]:
+        found: list[Match] = []
+        for rule in self._word_rules:
+            assert rule.word is not None
+            head = rule.word.head
+            position = norm.text.find(head)
+            while position >= 0:
+                match = self._word_at(text, norm, rule, position)
+                if match is not None:
+                    found.append(match)
+                position = norm.text.find(head, position + 1)
         return found
 
-    def _phrase_spans(self, norm_text: str) -> list[tuple[int, int, Exemption]]:
-        spans = []
-        for exemption in self._phrases:
-            for phrase in exemption.phrases:
-                start = norm_text.find(phrase)
-                while start >= 0:
-                    spans.append((start, start + len(phrase), exemption))
-                    start = norm_text.find(phrase, start + 1)
-        return spans
+    def _word_at(self, text: str, norm: Normalized, rule: Rule, position: int) -> Match | None:
+        assert rule.word is not None
+        word_rule = rule.word
+        source_at = norm.source_span(position, position + 1)[0]
+        line_start = text.rfind("\n", 0, source_at) + 1
+        line_end = text.find("\n", source_at)
+        line_end = len(text) if line_end < 0 else line_end
+        left = max(line_start, source_at - 8)
+        window = norm.simplified[left : min(line_end, source_at + 12)]
+        tokens = []
+        offset = left
+        for token in _tokenizer(self._word_terms)[1].cut(window, HMM=False):
+            tokens.append((offset, offset + len(token.word), token.word, token.flag))
+            offset += len(token.word)
+        for index, (a, b, word, flag) in enumerate(tokens):
+            if not a <= source_at < b:
+                continue
+            if word == word_rule.head and a == source_at:
+                following = [t for t in tokens[index + 1 :] if t[2].strip()][:1]
+                if not following:
+                    return None
+                _, end, next_word, next_flag = following[0]
+                if next_flag in word_rule.pos or next_word in word_rule.words:
+                    return self._source_match(text, norm, rule, a, end)
+                return None
+            if (
+                a == source_at
+                and word.startswith(word_rule.head)
+                and len(word) > 1
+                and word not in word_rule.exceptions
+                and (flag in word_rule.pos or word[1:] in word_rule.words)
+            ):
+                return self._source_match(text, norm, rule, a, b)
+            return None
+        return None
+
+    def _source_match(
+        self, text: str, norm: Normalized, rule: Rule, start: int, end: int
+    ) -> Match | None:
+        n_start = bisect.bisect_left(norm.starts, start)
+        n_end = bisect.bisect_left(norm.starts, end)
+        if n_end <= n_start:
+            return None
+        return self._match(text, norm, rule, normalize_term(text[start:end]), n_start, n_end)
+
+    def _soundalikes(
+        self, text: str, norm: Normalized, found: list[Match], probabilities: Sequence[float] | None
+    ) -> list[Match]:
+        keys = sound_keys(norm.text)
+        taken = {(m.norm_start, m.norm_end, m.rule.id) for m in found}
+        out: list[Match] = []
+        for end_index, items in self._sound_automaton.iter(keys):
+            for item in items:
+                n_start, n_end = end_index - len(item.key) + 1, end_index + 1
+                heard = norm.text[n_start:n_end]
+                if heard == item.key or (n_start, n_end, item.rule.id) in taken:
+                    continue
+                support = self._context_support(norm.text, n_start, n_end, item.rule.category)
+                if not self._plausible(item, norm, n_start, n_end, support, probabilities):
+                    continue
+                match = self._match(
+                    text,
+                    norm,
+                    item.rule,
+                    item.term,
+                    n_start,
+                    n_end,
+                    kind="sound-alike",
+                    support=support,
+                )
+                if not self._inside_longer_word(match, norm.simplified):
+                    out.append(match)
+        return out
+
+    def _context_support(self, norm_text: str, n_start: int, n_end: int, category: str) -> bool:
+        words = self.lexicon.categories[category].context
+        if not words:
+            return False
+        line_start = norm_text.rfind("\n", 0, n_start) + 1
+        line_end = norm_text.find("\n", n_end)
+        line_end = len(norm_text) if line_end < 0 else line_end
+        before = norm_text[max(line_start, n_start - CONTEXT_WINDOW) : n_start]
+        after = norm_text[n_end : min(line_end, n_end + CONTEXT_WINDOW)]
+        return any(w in before or w in after for w in words)
+
+    @staticmethod
+    def _plausible(
+        item: _Term,
+        norm: Normalized,
+        n_start: int,
+        n_end: int,
+        support: bool,
+        probabilities: Sequence[float] | None,
+    ) -> bool:
+        if item.rule.soundalike == "always" or support:
+            return True
+        if len(item.key) < LONG_SOUNDALIKE:
+            return False
+        if probabilities is None:
+            return True
+        a, b = norm.source_span(n_start, n_end)
+        heard = [probabilities[i] for i in range(a, b) if i < len(probabilities)]
+        return not heard or min(heard) < SURE_PROBABILITY
+
+    # -- checks -----------------------------------------------------------------------------
+
+    def _inside_longer_word(self, match: Match, simplified: str) -> bool:
+        """A short term that starts or ends inside a word of the sentence (包过 in 打包过程), or
+        lies inside a slightly longer word (招财 in 招财猫), is not that term. A longer word is
+        an idiom that carries the claim (活血化瘀) and does not count."""
+        if match.term is None or len(normalize_term(match.term)) > SHORT_TERM:
+            return False
+        if match.rule.word is not None:
+            return False  # word rules were cut by jieba already
+        left = max(0, match.start - 8)
+        right = min(len(simplified), match.end + 8)
+        offset = left
+        for token in _tokenizer(self._word_terms)[0].cut(simplified[left:right], HMM=False):
+            a, b = offset, offset + len(token)
+            offset = b
+            if b <= match.start or a >= match.end:
+                continue
+            inside = a <= match.start and match.end <= b and b - a > match.end - match.start
+            crossing = a < match.start < b or a < match.end < b
+            if (inside or crossing) and b - a < IDIOM_LENGTH:
+                return True
+        return False
 
     def _exempt(
-        self, match: Match, norm_text: str, phrase_spans: list[tuple[int, int, Exemption]]
+        self, match: Match, norm_text: str, phrases: list[tuple[int, int, Exemption]]
     ) -> bool:
-        for a, b, exemption in phrase_spans:
-            if (
-                a <= match.norm_start
-                and match.norm_end <= b
-                and exemption.applies_to(match.category, match.term)
+        # Phrases are sorted by start; only those starting at most 16 characters before can hold
+        # the match.
+        first = bisect.bisect_left(phrases, match.norm_start - 16, key=lambda p: p[0])
+        for a, b, exemption in phrases[first:]:
+            if a > match.norm_start:
+                break
+            if match.norm_end <= b and exemption.applies_to(
+                match.category, match.term, self.product
             ):
                 return True
         for exemption in self._contextual:
-            if not exemption.applies_to(match.category, match.term):
+            if not exemption.applies_to(match.category, match.term, self.product):
                 continue
             assert exemption.pattern is not None
             if exemption.kind == "before":
-                window = norm_text[max(0, match.norm_start - exemption.window) : match.norm_start]
-                if exemption.pattern.search(window):
+                left = max(
+                    0,
+                    match.norm_start - exemption.window,
+                    norm_text.rfind("\n", 0, match.norm_start) + 1,
+                )
+                if exemption.pattern.search(norm_text[left : match.norm_start]):
                     return True
             else:
-                window = norm_text[match.norm_end : match.norm_end + exemption.window]
-                if exemption.pattern.match(window):
+                right = match.norm_end + exemption.window
+                stop = norm_text.find("\n", match.norm_end)
+                if stop >= 0:
+                    right = min(right, stop)
+                if exemption.pattern.match(norm_text[match.norm_end : right]):
                     return True
         return False
 
 
-def _make_match(
-    text: str, norm: Normalized, rule: Rule, term: str | None, n_start: int, n_end: int
-) -> Match:
-    start, end = norm.source_span(n_start, n_end)
-    written = text[start:end]
-    kind = "exact" if written in (term, norm.text[n_start:n_end]) else "variant"
-    return Match(rule, term, start, end, n_start, n_end, kind)
-
-
 def _resolve_overlaps(matches: list[Match]) -> list[Match]:
-    """Keep one match per span and rule; drop a match lying inside a longer one.
+    """Keep one match per span and category; drop a match lying inside a longer one.
 
-    全网最低价 holds 最低价: the longer, more specific claim is the finding.
+    全网最低价 holds 最低价: the longer, more specific claim is the finding. An exact or variant
+    match wins over a sound-alike of the same span.
     """
-    ordered = sorted(matches, key=lambda m: (m.norm_start, -(m.norm_end - m.norm_start)))
+    rank = {"exact": 0, "variant": 0, "sound-alike": 1}
+    ordered = sorted(
+        matches, key=lambda m: (m.norm_start, -(m.norm_end - m.norm_start), rank[m.kind])
+    )
     kept: list[Match] = []
     for m in ordered:
         inside = any(
             k.norm_start <= m.norm_start
             and m.norm_end <= k.norm_end
-            and (k.norm_end - k.norm_start > m.norm_end - m.norm_start or k.category == m.category)
+            and (
+                k.norm_end - k.norm_start > m.norm_end - m.norm_start
+                or k.category == m.category
+                or rank[m.kind] > rank[k.kind]
+            )
             for k in kept
         )
         if not inside:

@@ -127,6 +127,10 @@ class TranscriptText:
             raise ValueError(f"characters {start}:{end} hold no word")
         return self.words[indices[0]].start, self.words[indices[-1]].end
 
+    def char_probabilities(self) -> list[float]:
+        """How sure the recogniser was of the word holding each character (1.0 for joiners)."""
+        return [self.words[i].probability if i >= 0 else 1.0 for i in self.char_word]
+
     def span_probability(self, start: int, end: int) -> float:
         indices = self.word_indices(start, end)
         return min((self.words[i].probability for i in indices), default=1.0)
