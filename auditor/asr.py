@@ -1,14 +1,18 @@
 """ASR stage: faster-whisper with word timestamps and VAD, output in simplified Chinese.
 
-Whisper often writes Mandarin in traditional characters. Each word is converted to simplified
-(OpenCC) on its own, so every character keeps the time of the word it belongs to.
+Recordings arrive as windows of a few minutes (`auditor.windows`); each is transcribed with
+faster-whisper's batched pipeline (its Silero VAD cuts the speech into chunks decoded together)
+and its times are shifted by the window's offset. Whisper often writes Mandarin in traditional
+characters: each word is converted to simplified (OpenCC) on its own, so every character keeps
+the time of the word it belongs to. Text Whisper invents on music and silence is dropped
+(`auditor.guards`).
 """
 
 from __future__ import annotations
 
 import logging
 import os
-from collections.abc import Callable
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 from functools import lru_cache
 from typing import Any
@@ -16,27 +20,21 @@ from typing import Any
 import numpy as np
 import numpy.typing as npt
 
+from auditor import guards
 from auditor.errors import ModelError
 from auditor.media import SAMPLE_RATE
 from auditor.models import ResolvedModel
 from auditor.transcript import Segment, Transcript, Word
+from auditor.windows import DEFAULT_WINDOW_SECONDS, Window
 
 log = logging.getLogger("auditor")
 
 TranscribeProgress = Callable[[float, float], None]  # (seconds done, seconds in all)
 
-# Whisper's well-known inventions on silence and music (subtitle credits, sign-offs).
-HALLUCINATION_MARKERS = (
-    "字幕由",
-    "字幕提供",
-    "字幕志愿者",
-    "请不吝点赞",
-    "点赞订阅",
-    "订阅转发",
-    "打赏支持",
-    "明镜与点点",
-    "优优独播剧场",
-)
+# Kept for callers of the first version; the guards live in auditor.guards.
+HALLUCINATION_MARKERS = guards.CREDIT_MARKERS
+
+DEFAULT_BATCH_SIZE = 8  # measured on 2 CPU cores (scripts/bench.py); 16 is no faster there
 
 
 @dataclass(frozen=True)
@@ -47,8 +45,12 @@ class AsrOptions:
     language: str = "zh"  # or "auto"
     beam_size: int = 5
     vad: bool = True
-    cpu_threads: int = 0  # 0: one per core
+    cpu_threads: int = 0  # 0: one per core this process may use
     initial_prompt: str | None = None
+    batch_size: int = DEFAULT_BATCH_SIZE  # chunks decoded together; 1: sequential decoding
+    hotwords: str | None = None  # words to bias decoding towards (see lexicon_hotwords)
+    guards: bool = True  # drop text Whisper invents on music and silence
+    window_seconds: float = DEFAULT_WINDOW_SECONDS  # audio decoded and transcribed at a time
 
     def to_dict(self) -> dict[str, Any]:
         return dict(self.__dict__)
@@ -83,17 +85,41 @@ def pick_compute_type(device: str, requested: str) -> str:
     return "float16" if device == "cuda" else "int8"
 
 
+def usable_cpus() -> int:
+    """Cores this process may run on (a container or taskset may allow fewer than the machine)."""
+    try:
+        return len(os.sched_getaffinity(0)) or 1
+    except AttributeError:  # not on Linux
+        return os.cpu_count() or 1
+
+
+def lexicon_hotwords(terms: Iterable[str], limit: int = 150) -> str:
+    """Lexicon terms as a hotwords string, short ones first, cut to about `limit` characters.
+
+    Whisper takes at most half its context (223 tokens) of hotwords; the rest is cut anyway.
+    """
+    unique = sorted({t for t in terms if t and not t.isascii()}, key=lambda t: (len(t), t))
+    picked: list[str] = []
+    size = 0
+    for term in unique:
+        if size + len(term) + 1 > limit:
+            break
+        picked.append(term)
+        size += len(term) + 1
+    return " ".join(picked)
+
+
 class Transcriber:
     """Loads the model once; transcribes many recordings."""
 
     def __init__(self, model: ResolvedModel, options: AsrOptions) -> None:
-        from faster_whisper import WhisperModel
+        from faster_whisper import BatchedInferencePipeline, WhisperModel
 
         self.model_info = model
         self.options = options
         self.device = pick_device(options.device)
         self.compute_type = pick_compute_type(self.device, options.compute_type)
-        threads = options.cpu_threads or (os.cpu_count() or 1)
+        threads = options.cpu_threads or usable_cpus()
         try:
             self._model = WhisperModel(
                 model.path, device=self.device, compute_type=self.compute_type, cpu_threads=threads
@@ -103,46 +129,105 @@ class Transcriber:
                 f"cannot load model {model.name} from {model.path} on "
                 f"{self.device}/{self.compute_type}: {exc}"
             ) from exc
+        # Batched decoding needs the VAD to cut the audio into chunks.
+        self._batched = (
+            BatchedInferencePipeline(self._model)
+            if options.batch_size > 1 and options.vad
+            else None
+        )
 
     def transcribe(
         self, audio: npt.NDArray[np.float32], progress: TranscribeProgress | None = None
     ) -> Transcript:
-        duration = audio.shape[0] / SAMPLE_RATE
+        """Transcribe samples held in memory (16 kHz mono float32)."""
+        return self.transcribe_windows([Window(0.0, audio)], audio.shape[0] / SAMPLE_RATE, progress)
+
+    def transcribe_windows(
+        self,
+        windows: Iterable[Window],
+        duration: float | None = None,
+        progress: TranscribeProgress | None = None,
+    ) -> Transcript:
+        """Transcribe a recording window by window; times are the recording's own.
+
+        `duration` (the container's, when known) only scales progress reports.
+        """
         language = None if self.options.language == "auto" else self.options.language
-        segments_iter, info = self._model.transcribe(
-            audio,
-            language=language,
-            beam_size=self.options.beam_size,
-            word_timestamps=True,
-            vad_filter=self.options.vad,
-            condition_on_previous_text=False,  # it feeds repetition loops on long streams
-            initial_prompt=self.options.initial_prompt,
-        )
         segments: list[Segment] = []
-        for raw in segments_iter:
-            segment = _convert_segment(raw)
-            if segment is not None:
-                segments.append(segment)
+        end = 0.0
+        for window in windows:
+            end = window.offset + window.duration
+            total = max(duration or 0.0, end)
+            raw_segments, detected = self._run(window.samples, language)
+            for raw in raw_segments:
+                segments.extend(self._convert(raw, window))
+                if progress:
+                    progress(min(window.offset + float(raw.end), total), total)
+            language = language or detected
             if progress:
-                progress(min(float(raw.end), duration), duration)
-        return Transcript(tuple(segments), language=str(info.language), duration=duration)
+                progress(end, total)
+        return Transcript(tuple(segments), language=language or "unknown", duration=end)
 
+    def _run(self, samples: npt.NDArray[np.float32], language: str | None) -> tuple[Any, str]:
+        kwargs: dict[str, Any] = {
+            "language": language,
+            "beam_size": self.options.beam_size,
+            "word_timestamps": True,
+            "vad_filter": self.options.vad,
+            "condition_on_previous_text": False,  # it feeds repetition loops on long streams
+            "initial_prompt": self.options.initial_prompt,
+            "hotwords": self.options.hotwords,
+        }
+        if self._batched is not None:
+            raw, info = self._batched.transcribe(
+                samples, batch_size=self.options.batch_size, **kwargs
+            )
+        else:
+            raw, info = self._model.transcribe(samples, **kwargs)
+        return raw, str(info.language)
 
-def _convert_segment(raw: Any) -> Segment | None:
-    words = tuple(
-        Word(float(w.start), float(w.end), to_simplified(w.word).strip(), float(w.probability))
-        for w in (raw.words or ())
-        if w.word.strip()
-    )
-    text = "".join(w.text for w in words) if words else to_simplified(raw.text).strip()
-    if not text or is_hallucination(text):
-        if text:
-            log.info("dropped a likely hallucinated segment at %.1fs: %s", raw.start, text)
-        return None
-    start = words[0].start if words else float(raw.start)
-    end = words[-1].end if words else float(raw.end)
-    return Segment(start, end, text, words)
+    def _convert(self, raw: Any, window: Window) -> list[Segment]:
+        """One faster-whisper segment as sentences in the recording's times; guards applied."""
+        check = self.options.guards
+        offset = window.offset
+        if check and guards.is_silence(float(raw.no_speech_prob), float(raw.avg_logprob)):
+            log.info(
+                "dropped text where Whisper hears no speech at %.1fs: %s",
+                offset + raw.start,
+                raw.text,
+            )
+            return []
+        words = [
+            Word(
+                offset + float(w.start),
+                offset + float(w.end),
+                to_simplified(w.word).strip(),
+                float(w.probability),
+            )
+            for w in (raw.words or ())
+            if w.word.strip()
+        ]
+        words = [guards.trim_to_sound(w, window.samples, offset, SAMPLE_RATE) for w in words]
+        if not words:
+            text = to_simplified(raw.text).strip()
+            if not text:
+                return []
+            words = [Word(offset + float(raw.start), offset + float(raw.end), text, 1.0)]
+        out: list[Segment] = []
+        for sentence in guards.split_sentences(words):
+            text = "".join(w.text for w in sentence)
+            reason = guards.hallucination_reason(text) if check else None
+            if reason:
+                log.info(
+                    "dropped a likely hallucination (%s) at %.1fs: %s",
+                    reason,
+                    sentence[0].start,
+                    text,
+                )
+                continue
+            out.append(Segment(sentence[0].start, sentence[-1].end, text, tuple(sentence)))
+        return out
 
 
 def is_hallucination(text: str) -> bool:
-    return any(marker in text for marker in HALLUCINATION_MARKERS)
+    return guards.hallucination_reason(text) is not None

@@ -17,10 +17,11 @@ from auditor.asr import AsrOptions, TranscribeProgress, Transcriber
 from auditor.errors import InputError
 from auditor.findings import Finding, finding_from_match
 from auditor.lexicon import Lexicon, load_lexicon
-from auditor.media import MediaInfo, extract_audio, probe
+from auditor.media import MediaInfo, probe
 from auditor.models import ResolvedModel, resolve_model
 from auditor.scan import Scanner
 from auditor.transcript import Transcript
+from auditor.windows import stream_windows
 
 log = logging.getLogger("auditor")
 
@@ -136,9 +137,16 @@ class Auditor:
     def audit(self, path: str, progress: TranscribeProgress | None = None) -> AuditResult:
         started = now()
         info = self.check_input(path)
-        audio = extract_audio(info, self.options.audio_stream, timeout=self.options.ffmpeg_timeout)
         transcriber = self.transcriber
-        transcript = transcriber.transcribe(audio, progress=progress)
+        # Windows of a few minutes, the next decoded while this one is transcribed: memory stays
+        # flat however long the recording is.
+        windows = stream_windows(
+            info,
+            self.options.audio_stream,
+            window_seconds=self.options.asr.window_seconds,
+            timeout=self.options.ffmpeg_timeout,
+        )
+        transcript = transcriber.transcribe_windows(windows, info.duration, progress=progress)
         if not info.duration:
             info = MediaInfo(
                 info.path,

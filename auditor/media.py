@@ -88,7 +88,7 @@ def probe(path: str) -> MediaInfo:
             path, "not a media file or truncated (ffmpeg cannot read its header)"
         ) from exc
     except av.error.FFmpegError as exc:
-        raise InputError(path, f"cannot open as media: {_first_line(str(exc))}") from exc
+        raise InputError(path, f"cannot open as media: {first_line(str(exc))}") from exc
     with container:
         audio = tuple(
             AudioStream(
@@ -115,9 +115,13 @@ def probe(path: str) -> MediaInfo:
         )
 
 
-def _first_line(text: str) -> str:
+def first_line(text: str) -> str:
+    """The last non-empty line of ffmpeg's error output: the one that names the cause."""
     lines = [line.strip() for line in text.strip().splitlines() if line.strip()]
     return lines[-1] if lines else "unknown error"
+
+
+_first_line = first_line
 
 
 def _ffmpeg_input_name(path: str) -> str:
@@ -125,12 +129,8 @@ def _ffmpeg_input_name(path: str) -> str:
     return "file:" + os.path.abspath(path)
 
 
-def extract_audio(
-    info: MediaInfo, audio_stream: int = 0, timeout: float | None = None
-) -> npt.NDArray[np.float32]:
-    """Decode one audio stream to 16 kHz mono float32 samples in [-1, 1]."""
-    import ffmpeg
-
+def check_stream(info: MediaInfo, audio_stream: int) -> None:
+    """Raise InputError unless the recording has the requested audio stream."""
     if not info.audio_streams:
         raise InputError(info.path, "no audio stream (nothing to transcribe)")
     if not 0 <= audio_stream < len(info.audio_streams):
@@ -139,7 +139,13 @@ def extract_audio(
             f"has {len(info.audio_streams)} audio stream(s); --audio-stream {audio_stream} "
             f"does not exist (use 0 to {len(info.audio_streams) - 1})",
         )
-    args = (
+
+
+def ffmpeg_pcm_args(info: MediaInfo, audio_stream: int) -> list[str]:
+    """ffmpeg's arguments to write one audio stream to stdout as 16 kHz mono s16le."""
+    import ffmpeg
+
+    args: list[str] = (
         ffmpeg.input(_ffmpeg_input_name(info.path))
         .output(
             "pipe:",
@@ -152,6 +158,18 @@ def extract_audio(
         .global_args("-nostdin", "-hide_banner", "-loglevel", "error")
         .compile(cmd=find_ffmpeg())
     )
+    return args
+
+
+def extract_audio(
+    info: MediaInfo, audio_stream: int = 0, timeout: float | None = None
+) -> npt.NDArray[np.float32]:
+    """Decode one whole audio stream to 16 kHz mono float32 samples in [-1, 1].
+
+    Holds the whole stream in memory; long recordings go through `auditor.windows` instead.
+    """
+    check_stream(info, audio_stream)
+    args = ffmpeg_pcm_args(info, audio_stream)
     log.debug("running %s", args)
     try:
         done = subprocess.run(args, capture_output=True, timeout=timeout, check=False)
@@ -160,7 +178,7 @@ def extract_audio(
     except OSError as exc:
         raise MediaToolError(f"cannot run ffmpeg ({args[0]}): {exc}") from exc
     if done.returncode != 0:
-        message = _first_line(done.stderr.decode("utf-8", "replace"))
+        message = first_line(done.stderr.decode("utf-8", "replace"))
         raise InputError(info.path, f"audio could not be decoded: {message}")
     samples = np.frombuffer(done.stdout, dtype=np.int16).astype(np.float32) / 32768.0
     if samples.size == 0:

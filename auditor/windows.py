@@ -1,0 +1,203 @@
+"""Streaming extraction: a recording's audio as windows of a few minutes, cut at quiet moments.
+
+ffmpeg writes 16 kHz mono PCM to a pipe; it is read in small chunks, so a four-hour broadcast is
+never held in memory at once. Chunks are gathered into windows of about `window_seconds`, each cut
+at the quietest stretch of its last part (a pause between sentences, so no word is split), and
+each window knows its offset in the recording. `prefetch` runs the decoding in a thread, so the
+next window is decoded while the current one is transcribed.
+"""
+
+from __future__ import annotations
+
+import logging
+import queue
+import subprocess
+import tempfile
+import threading
+from collections.abc import Iterable, Iterator
+from dataclasses import dataclass
+from typing import TypeVar
+
+import numpy as np
+import numpy.typing as npt
+
+from auditor.errors import InputError, MediaToolError
+from auditor.media import SAMPLE_RATE, MediaInfo, check_stream, ffmpeg_pcm_args, first_line
+
+log = logging.getLogger("auditor")
+
+T = TypeVar("T")
+
+CHUNK_SECONDS = 5.0  # read from the ffmpeg pipe this much at a time
+DEFAULT_WINDOW_SECONDS = 240.0
+SEARCH_FRACTION = 0.25  # look for the cut in the last quarter of a window
+QUIET_FRAME = 400  # 25 ms frames for the energy curve
+QUIET_SPAN = 12  # frames averaged: the cut lands in the middle of the quietest 300 ms
+
+
+@dataclass(frozen=True)
+class Window:
+    offset: float  # seconds from the start of the recording
+    samples: npt.NDArray[np.float32]
+
+    @property
+    def duration(self) -> float:
+        return float(self.samples.shape[0]) / SAMPLE_RATE
+
+
+def pcm_chunks(
+    info: MediaInfo,
+    audio_stream: int = 0,
+    timeout: float | None = None,
+    chunk_seconds: float = CHUNK_SECONDS,
+) -> Iterator[npt.NDArray[np.float32]]:
+    """Decode one audio stream through an ffmpeg pipe; yield float32 chunks in [-1, 1]."""
+    check_stream(info, audio_stream)
+    args = ffmpeg_pcm_args(info, audio_stream)
+    log.debug("running %s", args)
+    chunk_bytes = int(chunk_seconds * SAMPLE_RATE) * 2
+    with tempfile.TemporaryFile() as errors:
+        try:
+            proc = subprocess.Popen(
+                args, stdin=subprocess.DEVNULL, stdout=subprocess.PIPE, stderr=errors
+            )
+        except OSError as exc:
+            raise MediaToolError(f"cannot run ffmpeg ({args[0]}): {exc}") from exc
+        assert proc.stdout is not None
+        expired = threading.Event()
+
+        def expire() -> None:
+            expired.set()
+            proc.kill()
+
+        watchdog = threading.Timer(timeout, expire) if timeout else None
+        if watchdog:
+            watchdog.daemon = True
+            watchdog.start()
+        total = 0
+        try:
+            carry = b""
+            while data := proc.stdout.read(chunk_bytes):
+                data = carry + data
+                usable = len(data) - len(data) % 2
+                carry = data[usable:]
+                if usable:
+                    total += usable // 2
+                    yield np.frombuffer(data[:usable], dtype=np.int16).astype(np.float32) / 32768.0
+            code = proc.wait()
+        finally:
+            if watchdog:
+                watchdog.cancel()
+            if proc.poll() is None:
+                proc.kill()
+                proc.wait()
+            proc.stdout.close()
+        if expired.is_set():
+            raise InputError(info.path, f"ffmpeg did not finish within {timeout:.0f} s")
+        if code != 0:
+            errors.seek(0)
+            message = first_line(errors.read().decode("utf-8", "replace"))
+            raise InputError(info.path, f"audio could not be decoded: {message}")
+    if total == 0:
+        raise InputError(info.path, "audio stream holds no samples (empty or truncated)")
+
+
+def quietest_point(samples: npt.NDArray[np.float32], lo: int, hi: int) -> int:
+    """The sample index in [lo, hi) at the middle of the quietest ~300 ms stretch."""
+    lo = max(0, lo)
+    hi = min(samples.shape[0], hi)
+    frames = (hi - lo) // QUIET_FRAME
+    if frames < QUIET_SPAN:
+        return hi
+    region = samples[lo : lo + frames * QUIET_FRAME].reshape(frames, QUIET_FRAME)
+    energy = np.mean(region.astype(np.float64) ** 2, axis=1)
+    smoothed = np.convolve(energy, np.ones(QUIET_SPAN) / QUIET_SPAN, mode="valid")
+    best = int(np.argmin(smoothed))
+    return lo + (best + QUIET_SPAN // 2) * QUIET_FRAME
+
+
+def cut_windows(
+    chunks: Iterable[npt.NDArray[np.float32]], window_seconds: float = DEFAULT_WINDOW_SECONDS
+) -> Iterator[Window]:
+    """Gather chunks into windows of at most `window_seconds`, each ending at a quiet moment."""
+    size = max(int(window_seconds * SAMPLE_RATE), QUIET_FRAME * QUIET_SPAN * 2)
+    search = int(size * SEARCH_FRACTION)
+    pending: list[npt.NDArray[np.float32]] = []
+    buffered = 0
+    offset = 0  # samples already emitted
+    for chunk in chunks:
+        pending.append(chunk)
+        buffered += chunk.shape[0]
+        while buffered >= size:
+            joined = np.concatenate(pending)
+            cut = quietest_point(joined, size - search, size)
+            yield Window(offset / SAMPLE_RATE, joined[:cut].copy())
+            offset += cut
+            rest = joined[cut:].copy()
+            pending = [rest]
+            buffered = rest.shape[0]
+    if buffered:
+        yield Window(offset / SAMPLE_RATE, np.concatenate(pending))
+
+
+_DONE = object()
+
+
+def prefetch(items: Iterable[T], depth: int = 1) -> Iterator[T]:
+    """Produce `items` in a thread, at most `depth` ahead of the consumer; re-raise its errors."""
+    slots: queue.Queue[object] = queue.Queue(maxsize=depth)
+    stop = threading.Event()
+
+    def put(item: object) -> bool:
+        while not stop.is_set():
+            try:
+                slots.put(item, timeout=0.1)
+                return True
+            except queue.Full:
+                continue
+        return False
+
+    def produce() -> None:
+        iterator = iter(items)
+        try:
+            for item in iterator:
+                if not put(item):
+                    break
+        except BaseException as exc:  # handed to the consumer, raised there
+            put(_Failure(exc))
+            return
+        finally:
+            close = getattr(iterator, "close", None)
+            if close is not None and stop.is_set():
+                close()
+        put(_DONE)
+
+    thread = threading.Thread(target=produce, name="auditor-decode", daemon=True)
+    thread.start()
+    try:
+        while True:
+            item = slots.get()
+            if item is _DONE:
+                return
+            if isinstance(item, _Failure):
+                raise item.error
+            yield item  # type: ignore[misc]
+    finally:
+        stop.set()
+        thread.join(timeout=10)
+
+
+@dataclass(frozen=True)
+class _Failure:
+    error: BaseException
+
+
+def stream_windows(
+    info: MediaInfo,
+    audio_stream: int = 0,
+    window_seconds: float = DEFAULT_WINDOW_SECONDS,
+    timeout: float | None = None,
+) -> Iterator[Window]:
+    """Windows of the recording's audio, decoded one window ahead in a background thread."""
+    check_stream(info, audio_stream)  # fail in the caller's thread, before any thread starts
+    return prefetch(cut_windows(pcm_chunks(info, audio_stream, timeout), window_seconds))
