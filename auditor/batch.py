@@ -322,19 +322,20 @@ def _worker_main(
         return
     prepared: queue.Queue[tuple[Task, _Prepared | Outcome] | None] = queue.Queue(maxsize=1)
 
+    def watchdog() -> None:
+        while os.getppid() == parent:
+            time.sleep(1.0)
+        os._exit(1)  # the driver is gone (killed): stop at once, even mid-transcription
+
     def feeder() -> None:
         while True:
-            try:
-                task = inbox.get(timeout=1.0)
-            except queue.Empty:
-                if os.getppid() != parent:  # the driver is gone (killed): stop at once
-                    os._exit(1)
-                continue
+            task = inbox.get()
             if task is None:
                 prepared.put(None)
                 return
             prepared.put((task, prepare(auditor, task)))
 
+    threading.Thread(target=watchdog, daemon=True).start()
     threading.Thread(target=feeder, daemon=True).start()
     while (item := prepared.get()) is not None:
         task, ready = item
@@ -637,6 +638,7 @@ def run_batch(
     waiting: list[Identity] = []
     done_before = failed_before = 0
     last_beat = time.monotonic()
+    last_wait_note = -60.0
     beat_every = max(1.0, store.lease / 5)
     try:
         while todo or in_flight or waiting:
@@ -668,11 +670,13 @@ def run_batch(
                     _record(store, owner, outcome, progress, emit)
                     in_flight.pop(outcome.task.audit_id, None)
             elif waiting:
-                emit(
-                    "waiting",
-                    f"waiting for {len(waiting)} file(s) being audited by another run "
-                    f"(first: {db_text(waiting[0].path)})",
-                )
+                if time.monotonic() - last_wait_note >= 60.0:
+                    emit(
+                        "waiting",
+                        f"waiting for {len(waiting)} file(s) being audited by another run "
+                        f"(first: {db_text(waiting[0].path)})",
+                    )
+                    last_wait_note = time.monotonic()
                 time.sleep(2.0)
                 todo.extend(waiting)
                 progress.bytes_todo += sum(i.size for i in waiting)

@@ -61,6 +61,36 @@ def _summary(stderr: str) -> dict[str, int]:
     return {name: int(re.findall(rf"(\d+) {name}(?:,|;)", line)[0]) for name in names}
 
 
+def _children(pid: int) -> list[int]:
+    """Processes whose parent is `pid` (Linux /proc)."""
+    found = []
+    for entry in Path("/proc").iterdir():
+        if entry.name.isdigit():
+            try:
+                stat = (entry / "stat").read_text()
+            except OSError:
+                continue
+            if int(stat.rsplit(")", 1)[1].split()[1]) == pid:
+                found.append(int(entry.name))
+    return found
+
+
+def _wait_gone(pids: list[int], seconds: float) -> list[int]:
+    deadline = time.monotonic() + seconds
+    alive = pids
+    while alive and time.monotonic() < deadline:
+        time.sleep(0.2)
+        alive = [p for p in alive if Path(f"/proc/{p}").exists() and not _zombie(p)]
+    return alive
+
+
+def _zombie(pid: int) -> bool:
+    try:
+        return Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()[0] == "Z"
+    except OSError:
+        return False
+
+
 @pytest.fixture(scope="module")
 def killed_and_resumed(media: Path, tmp_path_factory: pytest.TempPathFactory) -> dict[str, object]:
     """Run a batch, SIGKILL it once the first file is stored, run it again."""
@@ -84,8 +114,10 @@ def killed_and_resumed(media: Path, tmp_path_factory: pytest.TempPathFactory) ->
                 break
         time.sleep(0.05)
     assert process.poll() is None, "the batch ended before it could be killed"
+    workers = _children(process.pid)
     process.send_signal(signal.SIGKILL)
     process.wait(timeout=30)
+    orphans_left = _wait_gone(workers, 15.0)
     integrity_after_kill = _rows(db, "PRAGMA integrity_check")[0][0]
     counts = dict(_rows(db, "SELECT status, COUNT(*) FROM audits GROUP BY status"))
     half_done = _rows(
@@ -97,6 +129,8 @@ def killed_and_resumed(media: Path, tmp_path_factory: pytest.TempPathFactory) ->
         "counts_at_kill": counts,
         "integrity_after_kill": integrity_after_kill,
         "half_done": half_done,
+        "workers": workers,
+        "orphans_left": orphans_left,
         "second": second,
     }
 
@@ -108,6 +142,8 @@ def test_a_killed_batch_resumes_and_audits_every_file_exactly_once(
     assert isinstance(db, Path)
     assert killed_and_resumed["integrity_after_kill"] == "ok"
     assert killed_and_resumed["half_done"] == 0
+    assert killed_and_resumed["workers"], "no worker process was running"
+    assert killed_and_resumed["orphans_left"] == []  # workers stop when the driver is killed
     second = killed_and_resumed["second"]
     assert isinstance(second, subprocess.CompletedProcess)
     assert second.returncode == 3, second.stderr  # the broken file failed; everything else done
