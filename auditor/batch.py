@@ -725,9 +725,9 @@ def _record(
     emit: Callable[[str, str], None],
 ) -> None:
     task = outcome.task
-    progress.bytes_done += task.size
     path = db_text(task.path)
     if outcome.status == "done" and outcome.result is not None:
+        progress.bytes_done += task.size
         result = outcome.result
         store.finish(
             task.audit_id, owner, result.to_dict(), result.findings, result.lexicon_version
@@ -737,6 +737,7 @@ def _record(
         emit("done", f"{path}: {len(result.findings)} finding(s) in {outcome.seconds:.1f} s")
     else:
         store.fail(task.audit_id, owner, outcome.cause)
+        progress.bytes_todo -= task.size  # the ETA counts the pace of real audits only
         progress.failed += 1
         emit("failed", f"{path}: {outcome.cause}")
 

@@ -62,12 +62,13 @@ class _BatchDisplay:
         if self.quiet and not important:
             return
         if self.live:
-            if event.kind in ("skip", "note", "done"):
+            if event.kind in ("skip", "done"):
                 self._bar(p)
                 return
             self._clear()
             _status(event.message if not important else f"{event.kind}: {event.message}")
-            self._bar(p)
+            if p.total:
+                self._bar(p)
             return
         if event.kind in ("done", "failed", "skip"):
             _status(f"[{p.finished}/{p.total}] {event.kind}: {event.message}")

@@ -207,14 +207,21 @@ class Store:
             raise StoreError(self.path, f"cannot start a transaction: {exc}") from exc
         try:
             yield self._db
+        except sqlite3.Error as exc:  # disk full, I/O error, corrupt page: one line, file named
+            self._rollback()
+            raise StoreError(self.path, f"database write failed: {exc}") from exc
         except BaseException:
-            self._db.execute("ROLLBACK")
+            self._rollback()
             raise
         try:
             self._db.execute("COMMIT")
         except sqlite3.OperationalError as exc:
-            self._db.execute("ROLLBACK")
+            self._rollback()
             raise StoreError(self.path, f"cannot commit: {exc}") from exc
+
+    def _rollback(self) -> None:
+        if self._db.in_transaction:  # SQLite may already have rolled back (disk full)
+            self._db.execute("ROLLBACK")
 
     def _migrate(self) -> None:
         version = int(self._db.execute("PRAGMA user_version").fetchone()[0])
