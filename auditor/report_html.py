@@ -271,8 +271,27 @@ def _transcript(result: AuditResult, rec: int) -> str:
     return f'<ol class="transcript">{"".join(items)}</ol>'
 
 
-def _trail(result: AuditResult, padding: float | None) -> str:
+def _settings_text(settings: dict[str, Any], prefix: str = "") -> str:
+    """One `key: value` line per setting, nested keys dotted (compact JSON values).
+
+    Not json.dumps(indent=...): its pure-Python encoder leaves reference cycles per call, which
+    a batch of thousands of pages would pile up until the garbage collector runs.
+    """
+    lines = []
+    for key, value in settings.items():
+        if isinstance(value, dict):
+            lines.append(_settings_text(value, f"{prefix}{key}."))
+        else:
+            lines.append(f"{prefix}{key}: {json.dumps(value, ensure_ascii=False)}")
+    return "\n".join(lines)
+
+
+def _trail(
+    result: AuditResult, padding: float | None, settings: dict[str, Any] | None = None
+) -> str:
     src = result.source
+    custom = settings
+    settings = result.options.to_dict() if settings is None else settings
     rows: list[tuple[str, str]] = [
         ("tool", f"auditor {esc(result.tool_version)}"),
         ("source", esc(src.path)),
@@ -287,14 +306,13 @@ def _trail(result: AuditResult, padding: float | None) -> str:
         ("model SHA-256", f"<code>{esc(result.model.sha256 or 'unknown')}</code>"),
         ("device", f"{esc(result.device)} ({esc(result.compute_type)})"),
         ("lexicon version", f"<code>{esc(result.lexicon_version)}</code>"),
-        (
-            "extra lexicons",
-            esc(", ".join(result.options.lexicons)) if result.options.lexicons else "none",
-        ),
-        ("settings", f"<pre>{esc(json.dumps(result.options.to_dict(), indent=2))}</pre>"),
+        ("settings", f"<pre>{esc(_settings_text(settings))}</pre>"),
         ("run started", esc(result.started)),
         ("run finished", esc(result.finished)),
     ]
+    if custom is None:  # a batch's stored settings do not list lexicon files; its version does
+        lexicons = result.options.lexicons
+        rows.insert(9, ("extra lexicons", esc(", ".join(lexicons)) if lexicons else "none"))
     if padding is not None:
         rows.append(("clip padding", f"{padding:g} s either side"))
     body = "".join(f"<dt>{k}</dt><dd>{v}</dd>" for k, v in rows)
@@ -307,6 +325,7 @@ def _recording(
     report: str | None,
     clips: Sequence[Clip] | None,
     padding: float | None,
+    settings: dict[str, Any] | None = None,
 ) -> str:
     src = esc(media_url(result.source.path, report))
     kind = "video" if result.source.has_video else "audio"
@@ -323,7 +342,8 @@ def _recording(
         f"{_filters(result, rec) if result.findings else ''}"
         f"{_findings_table(result, rec, clips)}"
         f"<details open><summary><h3>Transcript</h3></summary>{_transcript(result, rec)}</details>"
-        f"<details><summary><h3>Audit trail</h3></summary>{_trail(result, padding)}</details>"
+        "<details><summary><h3>Audit trail</h3></summary>"
+        f"{_trail(result, padding, settings)}</details>"
         "</section>"
     )
 
@@ -356,7 +376,11 @@ def _data(
     return {"lead": LEAD_IN, "recordings": recordings}
 
 
-def _csp_hash(block: str) -> str:
+def _home_link(home: str | None) -> str:
+    return f'<nav><a href="{esc(home)}">← all recordings</a></nav>' if home else ""
+
+
+def csp_hash(block: str) -> str:
     digest = hashlib.sha256(block.encode("utf-8")).digest()
     return "'sha256-" + base64.b64encode(digest).decode("ascii") + "'"
 
@@ -367,18 +391,24 @@ def render_html(
     clips: Sequence[Sequence[Clip]] | None = None,
     padding: float | None = None,
     generated: str | None = None,
+    settings: dict[str, Any] | None = None,
+    home: str | None = None,
 ) -> str:
-    """The whole report as one string. `output` is where it will be written (for media URLs)."""
+    """The whole report as one string. `output` is where it will be written (for media URLs).
+
+    `settings` replaces the recorded options in the audit trail (a batch stores its own);
+    `home` is a URL to link back to (a batch index).
+    """
     generated = generated or datetime.now(UTC).isoformat(timespec="seconds")
     total = sum(len(r.findings) for r in results)
     names = ", ".join(os.path.basename(r.source.path) for r in results)
     sections = "".join(
-        _recording(r, i, output, clips[i] if clips else None, padding if clips else None)
+        _recording(r, i, output, clips[i] if clips else None, padding if clips else None, settings)
         for i, r in enumerate(results)
     )
     csp = (
         "default-src 'none'; "
-        f"style-src {_csp_hash(_CSS)}; script-src {_csp_hash(_JS)}; "
+        f"style-src {csp_hash(STYLE)}; script-src {csp_hash(_JS)}; "
         "media-src 'self' file: blob: data:; img-src data:; "
         "base-uri 'none'; form-action 'none'"
     )
@@ -389,7 +419,8 @@ def render_html(
         f'<meta http-equiv="Content-Security-Policy" content="{esc(csp)}">'
         '<meta name="referrer" content="no-referrer">'
         f"<title>auditor report: {esc(names)}</title>"
-        f"<style>{_CSS}</style></head><body>"
+        f"<style>{STYLE}</style></head><body>"
+        f"{_home_link(home)}"
         '<header><h1>Audit report</h1><p class="muted">'
         f"{len(results)} recording{'s' if len(results) != 1 else ''}, {total} "
         f"finding{'s' if total != 1 else ''}. Generated {esc(generated)} by auditor "
@@ -401,7 +432,7 @@ def render_html(
     )
 
 
-_CSS = """
+STYLE = """
 :root{--high:#b3261e;--medium:#c77700;--low:#2f6db3;--line:#d9d9de;--muted:#666;
 font-family:system-ui,-apple-system,"Segoe UI","Noto Sans CJK SC","PingFang SC",sans-serif;
 color:#1d1d1f;background:#fafafa}
@@ -452,6 +483,7 @@ padding:.05rem .45rem;white-space:nowrap}button:hover{background:#eef}
 ol.transcript{list-style:none;padding:0}ol.transcript li{padding:.1rem 0}
 ol.transcript li.flagged{background:#fff8f0}
 details{margin-top:1rem}summary{cursor:pointer}pre{white-space:pre-wrap;margin:0}
+nav{margin:.5rem 0}table.index{width:100%}table.index td.path{word-break:break-all}
 """
 
 _JS = """

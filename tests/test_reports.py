@@ -8,12 +8,15 @@ named like an HTML injection) goes through the CLI's html path end to end.
 from __future__ import annotations
 
 import base64
+import gc
 import itertools
 import json
 import os
 import re
 import shutil
 import subprocess
+import time
+import tracemalloc
 from collections.abc import Iterator
 from dataclasses import replace
 from pathlib import Path
@@ -27,7 +30,9 @@ from auditor.audit import AuditOptions, AuditResult, SourceInfo
 from auditor.clips import Clip, safe_part
 from auditor.findings import Finding
 from auditor.models import ResolvedModel
+from auditor.report_batch import write_batch_report
 from auditor.report_html import media_url, render_html, script_json
+from auditor.store import Store, new_owner, settings_key
 from auditor.subtitles import render_srt, render_vtt
 from auditor.transcript import Segment, Transcript, Word
 from tests.conftest import DEMO, ROOT, run_cli
@@ -493,3 +498,138 @@ def test_media_url_escapes_what_would_end_a_path(tmp_path: Path) -> None:
     report = tmp_path / "r" / "report.html"
     assert media_url(str(tmp_path / "a #1?.mp4"), str(report)) == "../a%20%231%3F.mp4"
     assert media_url(str(tmp_path / "r" / "c:d.mp4"), str(report)) == "c%3Ad.mp4"
+
+
+# -- batch reports: `auditor report --db` ------------------------------------------------------
+
+BATCH_SETTINGS = {"model": "base", "language": "zh", "beam_size": 5, "audio_stream": 0}
+BATCH_KEY = settings_key(BATCH_SETTINGS)
+
+
+def _findings(doc: dict[str, Any]) -> list[Finding]:
+    fields = set(Finding.__dataclass_fields__)
+    return [Finding(**{k: v for k, v in f.items() if k in fields}) for f in doc["findings"]]
+
+
+def _add(store: Store, doc: dict[str, Any], path: str, sha: str, findings: list[Finding]) -> None:
+    owner = new_owner()
+    store.record_path(path, sha, doc["source"]["size"], 0, 0)
+    _, row = store.claim(sha, BATCH_KEY, BATCH_SETTINGS, path, owner)
+    doc = {**doc, "source": {**doc["source"], "path": path, "sha256": sha}}
+    assert store.finish(row.id, owner, doc, [replace(f, source=path) for f in findings], "v1")
+
+
+def _fill(db: Path, doc: dict[str, Any], media: Path) -> None:
+    with Store(db) as store:
+        _add(store, doc, str(DEMO), "a" * 64, _findings(doc))
+        _add(store, doc, str(media), "b" * 64, _findings(doc)[:1])
+        _add(store, doc, "/archive/clean.mp4", "c" * 64, [])
+        owner = new_owner()
+        store.record_path("/archive/broken.flv", "d" * 64, 10, 0, 0)
+        _, row = store.claim("d" * 64, BATCH_KEY, BATCH_SETTINGS, "/archive/broken.flv", owner)
+        store.fail(row.id, owner, "not a media file or truncated <b>x</b>")
+
+
+@pytest.fixture(scope="module")
+def batch_site(workdir: Path, audited: dict[str, Any]) -> Path:
+    folder = workdir / "batch"
+    folder.mkdir()
+    media = folder / '"><img src=x onerror=alert(1)>.mp4'
+    shutil.copyfile(DEMO, media)
+    db = folder / "audits.sqlite"
+    _fill(db, audited, media)
+    done = run_cli("report", "--db", str(db), "-o", str(folder / "site"))
+    assert done.returncode == 0, done.stderr
+    assert "4 recordings, 3 pages" in done.stderr
+    return folder / "site"
+
+
+def test_index_ranks_recordings_by_findings_with_status(
+    page: Page,
+    batch_site: Path,
+    audited: dict[str, Any],
+) -> None:
+    p = page.open(batch_site / "index.html")
+    rows = p.locator("table.index tbody tr")
+    assert rows.count() == 4
+    first = rows.nth(0).locator("td").all_inner_texts()
+    assert first[1] == str(DEMO)
+    high = sum(f["severity"] == "high" for f in audited["findings"])
+    assert first[3] == str(high) and first[6] == str(len(audited["findings"]))
+    statuses = [rows.nth(i).locator("td").nth(2).inner_text().split("\n")[0] for i in range(4)]
+    assert sorted(statuses) == ["done", "done", "done", "failed"]
+    assert "not a media file or truncated <b>x</b>" in p.locator("table.index").inner_text()
+    assert p.locator("img, b").count() == 0
+    assert p.locator("table.index a").count() == 3  # a page per done recording
+    assert page.errors == [] and page.dialogs == []
+    assert all(url.startswith("file://") for url in page.requests)
+
+
+def test_recording_page_plays_and_links_back(
+    page: Page,
+    batch_site: Path,
+    audited: dict[str, Any],
+) -> None:
+    p = page.open(batch_site / "index.html")
+    p.locator("table.index a").first.click()
+    p.wait_for_load_state("load")
+    assert visible_rows(p) == len(audited["findings"])
+    trail = p.locator("dl.trail").text_content() or ""
+    assert "a" * 64 in trail and "v1" in trail and "beam_size: 5" in trail
+    start = audited["findings"][0]["start"]
+    p.locator("#f-0-0 button.seek").click()
+    p.wait_for_function(
+        "t => { const m = document.querySelector('.player'); "
+        "return !m.paused && m.currentTime > t; }",
+        arg=start - 0.6,
+        timeout=10_000,
+    )
+    assert page.errors == []
+    p.locator("nav a").click()
+    p.wait_for_load_state("load")
+    assert p.locator("table.index").count() == 1
+
+
+def test_markup_file_name_page_renders_as_text(page: Page, batch_site: Path) -> None:
+    pages = sorted((batch_site / "recordings").iterdir())
+    assert all(re.fullmatch(r"\d{6}-[A-Za-z0-9_.-]+\.html", f.name) for f in pages), pages
+    injected = next(f for f in pages if "img_src" in f.name)
+    p = page.open(injected)
+    assert p.locator("img").count() == 0 and page.dialogs == []
+    assert p.locator("h2.source-name").inner_text().endswith('"><img src=x onerror=alert(1)>.mp4')
+    assert page.errors == []
+
+
+def test_many_recordings_are_written_one_at_a_time(
+    tmp_path: Path,
+    audited: dict[str, Any],
+) -> None:
+    """Peak Python memory stays far below the pages' size: they are streamed, not held."""
+    db = tmp_path / "many.sqlite"
+    findings = _findings(audited)
+    with Store(db) as store:
+        for i in range(300):
+            _add(store, audited, f"/archive/{i:05d}.mp4", f"{i:064x}", findings)
+    gc.collect()
+    tracemalloc.start()
+    began = time.perf_counter()
+    done = write_batch_report(str(db), str(tmp_path / "site300"))
+    elapsed = time.perf_counter() - began
+    peak = tracemalloc.get_traced_memory()[1]
+    tracemalloc.stop()
+    assert done.recordings == done.pages == 300
+    written = sum(f.stat().st_size for f in (tmp_path / "site300").rglob("*.html"))
+    print(
+        f"300 recordings: {elapsed:.1f} s, {written / 1e6:.1f} MB written, peak {peak / 1e6:.2f} MB"
+    )
+    # Holding the pages would need `written` bytes (more as str); streaming needs about one page.
+    assert peak < written / 5, (peak, written)
+    index = (tmp_path / "site300" / "index.html").read_text(encoding="utf-8")
+    assert index.count("<tr class=") == 300
+    page_doc = json.loads(
+        re.search(
+            r'<script type="application/json" id="auditor-data">(.*?)</script>',
+            (tmp_path / "site300" / "recordings" / "000300-00299.html").read_text("utf-8"),
+        ).group(1)  # type: ignore[union-attr]
+    )
+    assert len(page_doc["recordings"][0]["findings"]) == len(findings)

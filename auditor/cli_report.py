@@ -1,0 +1,43 @@
+"""`auditor report`: HTML pages for a whole batch database (an index and one page per recording)."""
+
+from __future__ import annotations
+
+import click
+
+# auditor.cli's helpers are imported inside the command: auditor.cli imports this module to
+# register it, and `python -m auditor.cli` must not meet a half-initialised module.
+
+
+@click.command()
+@click.option(
+    "--db",
+    "db",
+    required=True,
+    type=click.Path(dir_okay=False),
+    help="The batch database (SQLite) written by `auditor batch`; only read.",
+)
+@click.option(
+    "-o",
+    "--output",
+    "out_dir",
+    required=True,
+    type=click.Path(file_okay=False),
+    help="Folder for index.html and recordings/<id>-<name>.html (created if needed).",
+)
+@click.option("-q", "--quiet", is_flag=True, help="No summary line on stderr.")
+def report(db: str, out_dir: str, quiet: bool) -> None:
+    """Write an HTML index of a batch (recordings ranked by findings) and a page per recording.
+
+    Pages are written one at a time, so any number of recordings fits in memory. Exit status:
+    0 written, 2 no such database or folder, 4 the database cannot be read.
+    """
+    from auditor.cli import EXIT_OK, _run, _status
+    from auditor.report_batch import write_batch_report
+
+    def body() -> int:
+        done = write_batch_report(db, out_dir)
+        if not quiet:
+            _status(f"{done.index}: {done.recordings} recordings, {done.pages} pages")
+        return EXIT_OK
+
+    _run(body)
