@@ -135,13 +135,8 @@ def cut_clip(
     os.replace(tmp, target)
 
 
-def cut_clips(
-    results: Sequence[AuditResult],
-    folder: str,
-    padding: float = DEFAULT_PADDING,
-    audio_stream: int = 0,
-) -> list[list[Clip]]:
-    """One clip per finding of each result, in the results' order. Creates `folder` if needed."""
+def prepare_folder(folder: str) -> Path:
+    """Create the clips folder (early, so a bad one fails before any transcription)."""
     target_dir = Path(folder)
     try:
         target_dir.mkdir(parents=True, exist_ok=True)
@@ -149,6 +144,17 @@ def cut_clips(
         raise InputError(folder, f"cannot create the clips folder: {exc.strerror or exc}") from exc
     if not os.access(target_dir, os.W_OK):
         raise InputError(folder, "clips folder is not writable")
+    return target_dir
+
+
+def cut_clips(
+    results: Sequence[AuditResult],
+    folder: str,
+    padding: float = DEFAULT_PADDING,
+    audio_stream: int = 0,
+) -> list[list[Clip]]:
+    """One clip per finding of each result, in the results' order. Creates `folder` if needed."""
+    target_dir = prepare_folder(folder)
     out: list[list[Clip]] = []
     for result, stem in zip(results, stems(results), strict=True):
         clips: list[Clip] = []

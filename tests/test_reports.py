@@ -633,3 +633,14 @@ def test_many_recordings_are_written_one_at_a_time(
         ).group(1)  # type: ignore[union-attr]
     )
     assert len(page_doc["recordings"][0]["findings"]) == len(findings)
+
+
+def test_bad_clips_folder_fails_before_transcribing(tmp_path: Path) -> None:
+    blocker = tmp_path / "a-file"
+    blocker.write_text("x")
+    began = time.perf_counter()
+    done = run_cli("audit", str(DEMO), "--clips", str(blocker / "clips"), "-q")
+    assert done.returncode == 2
+    assert done.stderr.count("\n") == 1 and "cannot create the clips folder" in done.stderr
+    assert str(blocker / "clips") in done.stderr
+    assert time.perf_counter() - began < 20  # no model was loaded, nothing transcribed
