@@ -216,7 +216,11 @@ class Transcriber:
         out: list[Segment] = []
         for sentence in guards.split_sentences(words):
             text = "".join(w.text for w in sentence)
-            reason = guards.hallucination_reason(text) if check else None
+            reason = (
+                guards.hallucination_reason(text, [w.probability for w in sentence])
+                if check
+                else None
+            )
             if reason:
                 log.info(
                     "dropped a likely hallucination (%s) at %.1fs: %s",

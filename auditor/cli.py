@@ -175,6 +175,14 @@ _lexicon_option = click.option(
     help="Beam size for decoding.",
 )
 @click.option(
+    "--batch-size",
+    type=click.IntRange(1, 64),
+    default=8,
+    show_default=True,
+    help="Speech chunks (up to 30 s each) decoded together; 1 decodes one after another. "
+    "8 measured fastest on CPU; a GPU may like 16.",
+)
+@click.option(
     "--audio-stream",
     type=click.IntRange(0),
     default=0,
@@ -207,6 +215,7 @@ def audit(
     compute_type: str,
     language: str,
     beam_size: int,
+    batch_size: int,
     audio_stream: int,
     lexicons: Sequence[str],
     fail_on: str,
@@ -235,6 +244,7 @@ def audit(
                 compute_type=compute_type,
                 language=language,
                 beam_size=beam_size,
+                batch_size=batch_size,
             ),
             audio_stream=audio_stream,
             lexicons=tuple(lexicons),

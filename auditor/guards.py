@@ -39,6 +39,11 @@ CREDIT_MARKERS = (
 # Whisper's judgement that a stretch holds no speech (its own thresholds).
 NO_SPEECH_PROB = 0.6
 LOW_LOGPROB = -1.0
+# Below this average log-probability Whisper is guessing whatever it hears: speech in the shared
+# clips scores -0.1 to -0.6, its inventions on synthetic music -1.6 to -2.2.
+GUESS_LOGPROB = -1.5
+# A sentence whose words average under this probability is noise put into words (speech: 0.66+).
+MIN_WORD_PROBABILITY = 0.3
 # Text that gzip shrinks this much is a loop ("我们我们我们…"): Whisper's own threshold.
 MAX_COMPRESSION = 2.4
 
@@ -68,15 +73,20 @@ def is_loop(text: str) -> bool:
 
 
 def is_silence(no_speech_prob: float, avg_logprob: float) -> bool:
-    """Whisper's own no-speech rule: it thinks there is no speech and is unsure of its words."""
-    return no_speech_prob > NO_SPEECH_PROB and avg_logprob < LOW_LOGPROB
+    """Whisper's own no-speech rule (it hears no speech and is unsure of its words), or a guess."""
+    return avg_logprob < GUESS_LOGPROB or (
+        no_speech_prob > NO_SPEECH_PROB and avg_logprob < LOW_LOGPROB
+    )
 
 
-def hallucination_reason(text: str) -> str | None:
+def hallucination_reason(text: str, probabilities: Sequence[float] = ()) -> str | None:
+    """Why a sentence is likely invented, or None. `probabilities`: its words' probabilities."""
     if is_credit(text):
         return "subtitle credit"
     if is_loop(text):
         return "repetition loop"
+    if probabilities and sum(probabilities) / len(probabilities) < MIN_WORD_PROBABILITY:
+        return "unsure of every word"
     return None
 
 

@@ -1,0 +1,297 @@
+"""Benchmark: speed against bare faster-whisper, peak memory on long recordings, text quality.
+
+    .venv/bin/python scripts/bench.py                      # everything (about 15 min on 2 cores)
+    .venv/bin/python scripts/bench.py --only speed --rounds 5
+    .venv/bin/python scripts/bench.py --only memory --long-minutes 10,60
+    .venv/bin/python scripts/bench.py --only quality
+
+speed    x real time of `auditor audit` (the CLI, end to end) against bare faster-whisper,
+         sequential and batched, each a fresh process (imports, model load, decoding, transcription)
+         on the same recording, same model folder, language zh, beam 5, VAD and word timestamps.
+         Runs alternate (audit, sequential, batched, audit, ...); medians are compared.
+memory   peak RSS (ru_maxrss of the process, from wait4) of `auditor audit` on recordings of
+         10 and 60 minutes built from the shared clips separated by silence.
+quality  recall of the expected categories and false findings over the 24 shared clips, scanned
+         with the real scanner, with and without lexicon hotwords, a Chinese initial prompt and
+         the hallucination guards; and what is left of synthetic silence and music.
+
+Recordings are generated into a temporary folder and deleted afterwards. Figures are printed,
+never asserted: they depend on the machine.
+"""
+
+from __future__ import annotations
+
+import argparse
+import csv
+import os
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+import wave
+from dataclasses import replace
+from pathlib import Path
+
+import numpy as np
+
+ROOT = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(ROOT))
+
+from auditor.media import find_ffmpeg  # noqa: E402
+
+CLIPS = ROOT.parent / "shared" / "media" / "zh_tts"
+REAL = ROOT.parent / "shared" / "media" / "real_zh"
+RATE = 16_000
+GAP = 0.8
+PROMPT = "以下是普通话直播带货的录音，使用简体中文。"
+
+BARE = """
+import sys, time
+from faster_whisper import BatchedInferencePipeline, WhisperModel
+path, mode, model = sys.argv[1], sys.argv[2], sys.argv[3]
+m = WhisperModel(model, device="cpu", compute_type="int8")
+if mode == "batched":
+    segments, _ = BatchedInferencePipeline(m).transcribe(
+        path, language="zh", beam_size=5, word_timestamps=True, batch_size=8)
+else:
+    segments, _ = m.transcribe(path, language="zh", beam_size=5, word_timestamps=True,
+                               vad_filter=True, condition_on_previous_text=False)
+text = "".join(s.text for s in segments)
+"""
+
+
+# -- recordings ------------------------------------------------------------------------------
+
+
+def _clip_samples() -> list[np.ndarray]:
+    paths = sorted(CLIPS.glob("*.wav")) + sorted(REAL.glob("*.wav"))
+    out = []
+    for path in paths:
+        with wave.open(str(path)) as w:
+            out.append(np.frombuffer(w.readframes(w.getnframes()), dtype=np.int16))
+    return out
+
+
+def make_recording(seconds: float, target: Path) -> Path:
+    """Shared clips one after another with GAP seconds of silence, to `seconds`, as AAC in .m4a."""
+    clips = _clip_samples()
+    gap = np.zeros(int(GAP * RATE), dtype=np.int16)
+    wav = target.with_suffix(".wav")
+    with wave.open(str(wav), "wb") as out:
+        out.setnchannels(1)
+        out.setsampwidth(2)
+        out.setframerate(RATE)
+        written = 0
+        index = 0
+        while written < seconds * RATE:
+            clip = clips[index % len(clips)]
+            out.writeframes(clip.tobytes() + gap.tobytes())
+            written += clip.shape[0] + gap.shape[0]
+            index += 1
+    subprocess.run(
+        [
+            find_ffmpeg(),
+            "-y",
+            "-hide_banner",
+            "-loglevel",
+            "error",
+            "-i",
+            str(wav),
+            "-c:a",
+            "aac",
+            "-b:a",
+            "64k",
+            str(target),
+        ],
+        check=True,
+    )
+    wav.unlink()
+    return target
+
+
+def make_noise(kind: str, seconds: float, target: Path) -> Path:
+    sources = {
+        "silence": ["-f", "lavfi", "-i", f"anullsrc=r=16000:cl=mono:d={seconds}"],
+        "music": [
+            "-f",
+            "lavfi",
+            "-i",
+            "aevalsrc=0.3*sin(2*PI*(200+40*sin(2*PI*5*t))*(1+floor(mod(t*3\\,5))/4)*t)"
+            "*abs(sin(2*PI*1.5*t))+0.2*sin(4*PI*(200+40*sin(2*PI*5*t))"
+            f"*(1+floor(mod(t*3\\,5))/4)*t)*abs(sin(2*PI*1.5*t))+0.1*sin(2*PI*110*t)"
+            f":s=16000:d={seconds}",
+        ],
+    }
+    subprocess.run(
+        [find_ffmpeg(), "-y", "-hide_banner", "-loglevel", "error", *sources[kind], str(target)],
+        check=True,
+    )
+    return target
+
+
+def duration_of(path: Path) -> float:
+    from auditor.media import probe
+
+    return probe(str(path)).duration
+
+
+# -- measuring one process -------------------------------------------------------------------
+
+
+def measure(args: list[str]) -> tuple[float, float]:
+    """Run a command; return (wall seconds, peak RSS in MiB) of that process alone."""
+    start = time.perf_counter()
+    proc = subprocess.Popen(args, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
+    _, status, usage = os.wait4(proc.pid, 0)
+    wall = time.perf_counter() - start
+    proc.returncode = os.waitstatus_to_exitcode(status)
+    if proc.returncode not in (0, 1):
+        err = proc.stderr.read().decode() if proc.stderr else ""
+        raise SystemExit(f"{args} failed ({proc.returncode}): {err[-2000:]}")
+    return wall, usage.ru_maxrss / 1024
+
+
+def audit_cmd(path: Path, *extra: str) -> list[str]:
+    return [
+        sys.executable,
+        "-m",
+        "auditor.cli",
+        "audit",
+        str(path),
+        "--format",
+        "json",
+        "-o",
+        os.devnull,
+        "-q",
+        "--fail-on",
+        "never",
+        *extra,
+    ]
+
+
+def bare_cmd(path: Path, mode: str, model: str) -> list[str]:
+    return [sys.executable, "-c", BARE, str(path), mode, model]
+
+
+# -- sections --------------------------------------------------------------------------------
+
+
+def speed(tmp: Path, seconds: float, rounds: int) -> None:
+    from auditor.models import resolve_model
+
+    model = resolve_model("base").path
+    rec = make_recording(seconds, tmp / "speed.m4a")
+    length = duration_of(rec)
+    runs: dict[str, list[float]] = {"auditor audit": [], "bare sequential": [], "bare batched": []}
+    measure(audit_cmd(rec))  # warm the page cache and the assembled model
+    for _ in range(rounds):
+        runs["auditor audit"].append(measure(audit_cmd(rec))[0])
+        runs["bare sequential"].append(measure(bare_cmd(rec, "sequential", model))[0])
+        runs["bare batched"].append(measure(bare_cmd(rec, "batched", model))[0])
+    print(
+        f"\n## speed: {length:.0f} s recording, {rounds} alternating rounds, {os.cpu_count()} CPUs"
+    )
+    print("| run | median s | x real time | all runs (s) |")
+    print("|---|---|---|---|")
+    med = {name: statistics.median(times) for name, times in runs.items()}
+    for name, times in runs.items():
+        shown = ", ".join(f"{t:.1f}" for t in times)
+        print(f"| {name} | {med[name]:.2f} | {length / med[name]:.1f} | {shown} |")
+    audit = med["auditor audit"]
+    print(
+        f"\naudit / bare batched = {audit / med['bare batched']:.2f} (target <= 1.0); "
+        f"bare sequential / audit = {med['bare sequential'] / audit:.2f} (target >= 1.4)"
+    )
+    rec.unlink()
+
+
+def memory(tmp: Path, minutes: list[float]) -> None:
+    rows = []
+    for m in minutes:
+        rec = make_recording(m * 60, tmp / f"long-{m:g}.m4a")
+        length = duration_of(rec)
+        wall, peak = measure(audit_cmd(rec))
+        rows.append((m, length, wall, peak))
+        rec.unlink()
+    print("\n## memory: peak RSS of `auditor audit` (one process per recording)")
+    print("| recording | peak RSS MiB | wall s | x real time |")
+    print("|---|---|---|---|")
+    for _, length, wall, peak in rows:
+        print(f"| {length / 60:.0f} min | {peak:.0f} | {wall:.0f} | {length / wall:.1f} |")
+    if len(rows) > 1:
+        growth = rows[-1][3] / rows[0][3] - 1
+        print(
+            f"\n{rows[-1][1] / 60:.0f}-min peak is {growth:+.1%} of the {rows[0][1] / 60:.0f}-min "
+            "peak (target within 20%)"
+        )
+
+
+def quality(tmp: Path) -> None:
+    from auditor.asr import lexicon_hotwords
+    from auditor.audit import AuditOptions, Auditor
+
+    table = list(csv.DictReader((CLIPS / "sentences.tsv").open(encoding="utf-8"), delimiter="\t"))
+    noises = [
+        make_noise("silence", 300, tmp / "silence.wav"),
+        make_noise("music", 120, tmp / "music.wav"),
+    ]
+    base = AuditOptions()
+    lexicon_terms = [t for r in Auditor(base).lexicon.rules for t in r.terms]
+    hot = lexicon_hotwords(lexicon_terms)
+    configs = {
+        "default": base.asr,
+        "+ hotwords (lexicon)": replace(base.asr, hotwords=hot),
+        "+ initial prompt": replace(base.asr, initial_prompt=PROMPT),
+        "guards off": replace(base.asr, guards=False),
+    }
+    print("\n## quality: 24 shared clips (expected categories) and synthetic noise")
+    print(
+        f"hotwords: {len(hot)} characters of {len(lexicon_terms)} lexicon terms; prompt: {PROMPT}"
+    )
+    print("| setting | recall | false findings | noise segments | noise findings | s |")
+    print("|---|---|---|---|---|---|")
+    for name, asr in configs.items():
+        auditor = Auditor(replace(base, asr=asr))
+        started = time.perf_counter()
+        expected = found = false = 0
+        for row in table:
+            want = set() if row["expect"] == "-" else set(row["expect"].split(","))
+            result = auditor.audit(str(CLIPS / f"{row['id']}.wav"))
+            got = {f.category for f in result.findings}
+            expected += len(want)
+            found += len(want & got)
+            false += sum(1 for f in result.findings if f.category not in want)
+        noise_segments = noise_findings = 0
+        for noise in noises:
+            result = auditor.audit(str(noise))
+            noise_segments += len(result.transcript.segments)
+            noise_findings += len(result.findings)
+        took = time.perf_counter() - started
+        print(
+            f"| {name} | {found}/{expected} ({found / expected:.0%}) | {false} | "
+            f"{noise_segments} | {noise_findings} | {took:.0f} |"
+        )
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    parser.add_argument("--only", default="speed,memory,quality")
+    parser.add_argument("--seconds", type=float, default=60.0, help="speed recording length")
+    parser.add_argument("--rounds", type=int, default=3)
+    parser.add_argument("--long-minutes", default="10,60")
+    args = parser.parse_args()
+    os.chdir(ROOT)
+    sections = set(args.only.split(","))
+    with tempfile.TemporaryDirectory(prefix="auditor-bench-") as name:
+        tmp = Path(name)
+        if "speed" in sections:
+            speed(tmp, args.seconds, args.rounds)
+        if "quality" in sections:
+            quality(tmp)
+        if "memory" in sections:
+            memory(tmp, [float(m) for m in args.long_minutes.split(",")])
+
+
+if __name__ == "__main__":
+    main()
