@@ -4,9 +4,9 @@ The driver (the process that calls `run_batch`) finds the files, hashes them, cl
 content in the database, hands the claimed files to an executor and writes every result itself:
 the database has a single writer. Executors:
 
-- `LocalExecutor`: N worker processes (spawned), each loading the model once. Each worker has a
-  feeder thread that probes and extracts the next file's audio while the current one is
-  transcribed.
+- `LocalExecutor`: N worker processes (spawned), each loading the model once and holding up to
+  two files, so it never waits for the driver. Within a file, `Auditor.audit` decodes the next
+  window of audio while it transcribes the current one.
 - `RayExecutor`: the same per-file task (`audit_task`) as Ray remote tasks, on a local Ray
   instance or a cluster; each Ray worker process keeps its loaded model between tasks.
 """
@@ -29,14 +29,10 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Protocol
 
-import numpy as np
-import numpy.typing as npt
-
 from auditor.asr import pick_compute_type, pick_device
-from auditor.audit import AuditOptions, Auditor, AuditResult, SourceInfo, now, scan_transcript
+from auditor.audit import AuditOptions, Auditor, AuditResult, scan_transcript
 from auditor.errors import AuditorError, InputError, MediaToolError, ModelError
 from auditor.lexicon import Lexicon
-from auditor.media import MediaInfo, extract_audio
 from auditor.models import ResolvedModel, resolve_model
 from auditor.store import Claim, Store, new_owner, settings_key
 
@@ -198,14 +194,6 @@ class Outcome:
     seconds: float = 0.0
 
 
-@dataclass(frozen=True)
-class _Prepared:
-    info: MediaInfo
-    audio: npt.NDArray[np.float32]
-    started: str
-    clock: float
-
-
 _WORKER: tuple[AuditOptions, Auditor] | None = None
 
 
@@ -231,65 +219,22 @@ def _failure(task: Task, exc: BaseException, clock: float) -> Outcome:
     return Outcome(task, "failed", f"internal error: {type(exc).__name__}: {exc}", seconds=seconds)
 
 
-def prepare(auditor: Auditor, task: Task) -> _Prepared | Outcome:
-    """Probe and extract the audio (ffmpeg): the part that can overlap another transcription."""
+def audit_task(options: AuditOptions, task: Task) -> Outcome:
+    """Audit one file in this process: the unit of work of every executor.
+
+    `Auditor.audit` decodes the next window of audio while it transcribes the current one.
+    """
     clock = time.monotonic()
-    started = now()
     try:
-        if os.path.getsize(task.path) != task.size:
-            raise InputError(task.path, "changed while queued; it will be redone next run")
-        info = auditor.check_input(task.path)
-        audio = extract_audio(
-            info, auditor.options.audio_stream, timeout=auditor.options.ffmpeg_timeout
-        )
+        result = worker_auditor(options).audit(task.path)
     except OSError as exc:
         return _failure(task, InputError(task.path, exc.strerror or str(exc)), clock)
     except Exception as exc:
         return _failure(task, exc, clock)
-    return _Prepared(info, audio, started, clock)
-
-
-def complete(auditor: Auditor, task: Task, prepared: _Prepared | Outcome) -> Outcome:
-    """Transcribe prepared audio and scan it: the part that holds the model."""
-    if isinstance(prepared, Outcome):
-        return prepared
-    try:
-        transcriber = auditor.transcriber
-        transcript = transcriber.transcribe(prepared.audio)
-        info = prepared.info
-        source = SourceInfo(
-            path=task.path,
-            size=info.size,
-            sha256=task.sha256,
-            duration=round(info.duration or transcript.duration, 3),
-            format=info.format_name,
-            has_video=info.has_video,
-            audio_streams=len(info.audio_streams),
-        )
-        result = AuditResult(
-            source=source,
-            transcript=transcript,
-            findings=scan_transcript(task.path, transcript, auditor.scanner),
-            options=auditor.options,
-            model=transcriber.model_info,
-            device=transcriber.device,
-            compute_type=transcriber.compute_type,
-            lexicon_version=auditor.lexicon.version,
-            started=prepared.started,
-            finished=now(),
-        )
-    except Exception as exc:
-        return _failure(task, exc, prepared.clock)
-    return Outcome(task, "done", result=result, seconds=time.monotonic() - prepared.clock)
-
-
-def audit_task(options: AuditOptions, task: Task) -> Outcome:
-    """Audit one file in this process: the unit of work of every executor."""
-    try:
-        auditor = worker_auditor(options)
-    except Exception as exc:
-        return _failure(task, exc, time.monotonic())
-    return complete(auditor, task, prepare(auditor, task))
+    if result.source.sha256 != task.sha256:
+        cause = "changed while being audited; it will be redone by the next run"
+        return Outcome(task, "failed", cause, seconds=time.monotonic() - clock)
+    return Outcome(task, "done", result=result, seconds=time.monotonic() - clock)
 
 
 # -- executors ---------------------------------------------------------------------------------
@@ -316,35 +261,24 @@ def _worker_main(
 
     signal.signal(signal.SIGINT, signal.SIG_IGN)  # the driver handles Ctrl-C and stops us
     try:
-        auditor = worker_auditor(options)
+        worker_auditor(options)
     except Exception as exc:
         outbox.put(("fatal", str(exc)))
         return
-    prepared: queue.Queue[tuple[Task, _Prepared | Outcome] | None] = queue.Queue(maxsize=1)
 
     def watchdog() -> None:
         while os.getppid() == parent:
             time.sleep(1.0)
         os._exit(1)  # the driver is gone (killed): stop at once, even mid-transcription
 
-    def feeder() -> None:
-        while True:
-            task = inbox.get()
-            if task is None:
-                prepared.put(None)
-                return
-            prepared.put((task, prepare(auditor, task)))
-
     threading.Thread(target=watchdog, daemon=True).start()
-    threading.Thread(target=feeder, daemon=True).start()
-    while (item := prepared.get()) is not None:
-        task, ready = item
-        outbox.put(("outcome", complete(auditor, task, ready)))
+    while (task := inbox.get()) is not None:
+        outbox.put(("outcome", audit_task(options, task)))
 
 
 class LocalExecutor:
     """Worker processes on this machine, spawned (never forked: the model and threads are not
-    fork-safe), fed at most two files each so that extraction overlaps transcription."""
+    fork-safe), each given up to two files so that it never waits for the driver."""
 
     def __init__(self, options: AuditOptions, workers: int) -> None:
         self._ctx = multiprocessing.get_context("spawn")
@@ -566,17 +500,9 @@ def batch_settings(
         weights = Path(model.path) / "model.bin"
         st = weights.stat() if weights.exists() else None
         identity = f"{model.path}:{st.st_size}:{st.st_mtime_ns}" if st else model.path
-    settings = {
-        "model": model.name,
-        "model_id": identity,
-        "device": device,
-        "compute_type": compute,
-        "language": options.asr.language,
-        "beam_size": options.asr.beam_size,
-        "vad": options.asr.vad,
-        "initial_prompt": options.asr.initial_prompt,
-        "audio_stream": options.audio_stream,
-    }
+    asr = pinned.asr.to_dict()
+    asr.pop("cpu_threads", None)  # how fast, not what comes out
+    settings = {**asr, "model_id": identity, "audio_stream": options.audio_stream}
     return pinned, settings
 
 

@@ -178,6 +178,13 @@ class _BatchDisplay:
     help="Beam size for decoding.",
 )
 @click.option(
+    "--batch-size",
+    type=click.IntRange(1, 64),
+    default=8,
+    show_default=True,
+    help="Speech chunks decoded together, as in `auditor audit`; 1 decodes one after another.",
+)
+@click.option(
     "--audio-stream",
     type=click.IntRange(0),
     default=0,
@@ -208,6 +215,7 @@ def batch(
     compute_type: str,
     language: str,
     beam_size: int,
+    batch_size: int,
     audio_stream: int,
     lexicons: Sequence[str],
     quiet: bool,
@@ -243,6 +251,7 @@ def batch(
                 compute_type=compute_type,
                 language=language,
                 beam_size=beam_size,
+                batch_size=batch_size,
             ),
             audio_stream=audio_stream,
             lexicons=tuple(lexicons),
