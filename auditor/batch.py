@@ -140,8 +140,10 @@ def discover(
                     full = os.path.join(folder, name)
                     if os.path.isfile(full):
                         add(full)
-                    elif os.path.islink(full):
+                    elif os.path.islink(full) and not os.path.exists(full):
                         notes.append(f"{db_text(full)}: broken symlink; skipped")
+                    elif not os.path.isdir(full):
+                        notes.append(f"{db_text(full)}: not a regular file (FIFO, device); skipped")
     return Discovery(tuple(found), tuple(problems), tuple(notes))
 
 
@@ -164,6 +166,8 @@ def identify(store: Store, path: str, rehash: bool = False) -> Identity:
     """The file's content hash; reused from the database while size, mtime and inode match."""
     try:
         st = os.stat(path)
+        if not stat.S_ISREG(st.st_mode):  # reading a FIFO or a device would never end
+            raise InputError(db_text(path), "not a regular file (FIFO, device or socket)")
         key = db_text(path)
         cached = None if rehash else store.cached_sha256(key, st.st_size, st.st_mtime_ns, st.st_ino)
         digest = cached or sha256_stream(path)

@@ -7,6 +7,7 @@ speech, a broken file, a renamed duplicate and a symlink loop.
 from __future__ import annotations
 
 import json
+import os
 import re
 import shutil
 import signal
@@ -44,6 +45,7 @@ def media(tmp_path_factory: pytest.TempPathFactory, ffmpeg_bin: str) -> Path:
     (root / "2026-11-28" / "broken.mp4").write_text("half an upload\n", encoding="utf-8")
     (root / "2026-11-28" / "notes.txt").write_text("not media\n", encoding="utf-8")
     (root / "2026-11-27" / "old" / "loop").symlink_to("..")  # a folder symlink loop
+    os.mkfifo(root / "2026-11-28" / "stuck.mp4")  # reading it would never end
     return root
 
 
@@ -176,6 +178,7 @@ def test_a_killed_batch_resumes_and_audits_every_file_exactly_once(
     )
     assert paths_of_claims == 2  # the renamed duplicate is known, and was not transcribed
     assert "symlink loop" in second.stderr
+    assert "stuck.mp4: not a regular file" in second.stderr
 
 
 def test_a_third_run_transcribes_nothing_and_is_fast(
