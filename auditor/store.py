@@ -525,6 +525,7 @@ class Store:
             )
         }
         files = self._db.execute("SELECT COUNT(*) FROM files").fetchone()[0]
+        keys = self._db.execute("SELECT COUNT(DISTINCT settings_key) FROM audits").fetchone()[0]
         paths = self._db.execute("SELECT COUNT(*) FROM paths").fetchone()[0]
         failures = [
             {"source": str(r["source_path"]), "cause": str(r["cause"] or "")}
@@ -538,6 +539,7 @@ class Store:
             "audits": counts,
             "files": int(files),
             "paths": int(paths),
+            "settings_keys": int(keys),
             "audio_hours": round(float(hours) / 3600.0, 3),
             "findings": {**severities, "total": sum(severities.values())},
             "lexicon_versions": lexicons,
@@ -550,12 +552,16 @@ class Store:
         severities: Sequence[str] = (),
         categories: Sequence[str] = (),
     ) -> list[Finding]:
-        """Current findings (the lexicon version each audit was last scanned with), in order."""
+        """Current findings, in order: of each content's latest audit, with the lexicon version
+        that audit was last scanned with."""
         sql = (
             "SELECT a.source_path AS source, f.category, f.rule, f.severity, f.matched, f.term, "
             'f.start, f."end", f.context, f.legal_basis, f.confidence, f.match '
             "FROM findings f JOIN audits a ON a.id = f.audit_id "
-            "AND a.lexicon_version = f.lexicon_version WHERE a.status = 'done'"
+            "AND a.lexicon_version = f.lexicon_version WHERE a.status = 'done' "
+            # one audit per content: the latest, when other settings audited it too
+            "AND a.id = (SELECT b.id FROM audits b WHERE b.sha256 = a.sha256 "
+            "AND b.status = 'done' ORDER BY b.finished DESC, b.id DESC LIMIT 1)"
         )
         params: list[Any] = []
         if since:

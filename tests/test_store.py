@@ -163,3 +163,13 @@ def test_transcript_round_trips_through_the_store(tmp_path: Path) -> None:
         store.finish(row.id, me, _result(transcript), [], "v")
         [[(_, _, text)]] = list(store.done_transcripts())
     assert Transcript.from_dict(json.loads(text)) == transcript
+
+
+def test_findings_come_from_each_contents_latest_audit(tmp_path: Path) -> None:
+    with _open(tmp_path / "a.db") as store:
+        me = new_owner()
+        for key, rule in (("old-settings", "r-old"), ("new-settings", "r-new")):
+            _, row = store.claim("s1", key, SETTINGS, "a.mp4", me)
+            store.finish(row.id, me, _result(_transcript("最好")), [_finding(rule)], "v")
+        assert [f.rule for f in store.findings()] == ["r-new"]
+        assert store.status()["settings_keys"] == 2
