@@ -406,7 +406,9 @@ class RayExecutor:
             try:
                 outcome: Outcome = self._ray.get(ref)
             except Exception as exc:  # the task or its worker died
-                outcome = Outcome(task, "failed", f"ray task failed: {type(exc).__name__}")
+                lines = [x.strip() for x in str(exc).splitlines() if x.strip()]
+                detail = f": {lines[-1][:200]}" if lines else ""
+                outcome = Outcome(task, "failed", f"ray task failed: {type(exc).__name__}{detail}")
             if outcome.status == "fatal":
                 raise MediaToolError(outcome.cause)
             outcomes.append(outcome)
