@@ -33,6 +33,7 @@ class AuditOptions:
     asr: AsrOptions = field(default_factory=AsrOptions)
     audio_stream: int = 0
     lexicons: tuple[str, ...] = ()  # extra lexicon files, in order
+    product_category: str = "general"  # what is sold: some rules apply only to some goods
     ffmpeg_timeout: float | None = 3600.0
 
     def to_dict(self) -> dict[str, Any]:
@@ -103,7 +104,8 @@ def now() -> str:
 
 def scan_transcript(source: str, transcript: Transcript, scanner: Scanner) -> tuple[Finding, ...]:
     view = transcript.view()
-    findings = [finding_from_match(source, view, m) for m in scanner.scan(view.text)]
+    matches = scanner.scan(view.text, view.char_probabilities())
+    findings = [finding_from_match(source, view, m) for m in matches]
     return tuple(sorted(findings, key=lambda f: (f.start, f.end, f.rule)))
 
 
@@ -116,7 +118,7 @@ class Auditor:
     ) -> None:
         self.options = options
         self.lexicon = lexicon or load_lexicon(options.lexicons)
-        self.scanner = Scanner(self.lexicon)
+        self.scanner = Scanner(self.lexicon, options.product_category)
         self._status = status
         self._transcriber: Transcriber | None = None
 

@@ -14,6 +14,7 @@ import click
 from auditor import __version__
 from auditor.errors import AuditorError, InputError, LexiconError
 from auditor.findings import FAIL_ON_CHOICES, fails
+from auditor.lexicon import PRODUCT_CATEGORIES
 
 EXIT_OK = 0
 EXIT_FINDINGS = 1
@@ -116,6 +117,14 @@ _fail_on_option = click.option(
     show_default=True,
     help="Exit 1 when a finding at or above this severity is found.",
 )
+_product_option = click.option(
+    "--product-category",
+    type=click.Choice(PRODUCT_CATEGORIES),
+    default="general",
+    show_default=True,
+    help="What is sold: turns on rules and exemptions that apply only to some goods "
+    "(热销 in a drug ad; medical words for a registered drug).",
+)
 _lexicon_option = click.option(
     "--lexicon",
     "lexicons",
@@ -191,6 +200,7 @@ _lexicon_option = click.option(
 )
 @_lexicon_option
 @_fail_on_option
+@_product_option
 @click.option("-q", "--quiet", is_flag=True, help="No progress messages on stderr.")
 @click.option(
     "--clips",
@@ -222,6 +232,7 @@ def audit(
     quiet: bool,
     clips_dir: str | None,
     clip_padding: float,
+    product_category: str,
 ) -> None:
     """Transcribe recordings and report the prohibited claims in them, with times.
 
@@ -248,7 +259,12 @@ def audit(
             ),
             audio_stream=audio_stream,
             lexicons=tuple(lexicons),
+            product_category=product_category,
         )
+        if clips_dir:
+            from auditor.clips import prepare_folder
+
+            prepare_folder(clips_dir)
         auditor = Auditor(options, status=None if quiet else _status)
         results: list[AuditResult] = []
         bad_input = False
@@ -287,9 +303,12 @@ def audit(
 )
 @_lexicon_option
 @_fail_on_option
-def scan_text(source: str, fmt: str | None, lexicons: Sequence[str], fail_on: str) -> None:
+@_product_option
+def scan_text(
+    source: str, fmt: str | None, lexicons: Sequence[str], fail_on: str, product_category: str
+) -> None:
     """Scan text (one utterance per line; '-' for stdin) without any speech recognition."""
-    from auditor.findings import TextFinding, text_finding
+    from auditor.findings import TextFinding, scan_lines
     from auditor.lexicon import load_lexicon
     from auditor.report import render_text_findings
     from auditor.scan import Scanner
@@ -297,7 +316,7 @@ def scan_text(source: str, fmt: str | None, lexicons: Sequence[str], fail_on: st
     fmt = fmt or ("table" if sys.stdout.isatty() else "jsonl")
 
     def body() -> int:
-        scanner = Scanner(load_lexicon(lexicons))
+        scanner = Scanner(load_lexicon(lexicons), product_category)
         stream: TextIO
         if source == "-":
             stream = io.TextIOWrapper(sys.stdin.buffer, encoding="utf-8", errors="replace")
@@ -308,9 +327,11 @@ def scan_text(source: str, fmt: str | None, lexicons: Sequence[str], fail_on: st
                 raise InputError(source, exc.strerror or str(exc)) from exc
         findings: list[TextFinding] = []
         with stream:
-            for number, line in enumerate(stream, 1):
-                text = line.rstrip("\r\n")
-                findings.extend(text_finding(number, text, m) for m in scanner.scan(text))
+            # Whole blocks of lines at a time: one scan per block, memory bounded by the block.
+            first_line = 1
+            while block := "".join(stream.readlines(1 << 22)):
+                findings.extend(scan_lines(scanner, block, first_line))
+                first_line += block.count("\n")
         _write_output(render_text_findings(findings, fmt), None)
         return EXIT_FINDINGS if fails([f.severity for f in findings], fail_on) else EXIT_OK
 
@@ -416,6 +437,10 @@ from auditor.cli_batch import COMMANDS as _BATCH_COMMANDS  # noqa: E402  (batch,
 
 for _command in _BATCH_COMMANDS:
     main.add_command(_command)
+
+from auditor.cli_report import report as _report_command  # noqa: E402  (auditor report --db)
+
+main.add_command(_report_command)
 
 
 if __name__ == "__main__":  # pragma: no cover

@@ -2,10 +2,12 @@
 
 from __future__ import annotations
 
+import bisect
+import dataclasses
 from dataclasses import asdict, dataclass
 from typing import Any
 
-from auditor.scan import Match
+from auditor.scan import Match, Scanner
 from auditor.transcript import TranscriptText
 
 SEVERITY_RANK = {"low": 1, "medium": 2, "high": 3}
@@ -87,6 +89,28 @@ def finding_from_match(source: str, view: TranscriptText, match: Match) -> Findi
         ),
         match=match.kind,
     )
+
+
+def scan_lines(scanner: Scanner, text: str, first_line: int = 1) -> list[TextFinding]:
+    """Findings in text holding one utterance per line, scanned in one pass.
+
+    A newline survives normalisation as a hard boundary, so no claim spans two lines; scanning
+    the whole text at once instead of line by line is what makes a rescan of a year fast.
+    """
+    line_starts = [0]
+    position = text.find("\n")
+    while position >= 0:
+        line_starts.append(position + 1)
+        position = text.find("\n", position + 1)
+    out: list[TextFinding] = []
+    for match in scanner.scan(text):
+        index = bisect.bisect_right(line_starts, match.start) - 1
+        offset = line_starts[index]
+        line_end = text.find("\n", offset)
+        line = text[offset : len(text) if line_end < 0 else line_end].rstrip("\r")
+        shifted = dataclasses.replace(match, start=match.start - offset, end=match.end - offset)
+        out.append(text_finding(first_line + index, line, shifted))
+    return out
 
 
 def text_finding(line: int, text: str, match: Match) -> TextFinding:

@@ -77,7 +77,10 @@ class Rule:
     severity_by_product: tuple[tuple[str, str], ...] = ()
 
     def severity_for(self, product: str) -> str:
-        return dict(self.severity_by_product).get(product, self.severity)
+        for name, severity in self.severity_by_product:
+            if name == product:
+                return severity
+        return self.severity
 
 
 @dataclass(frozen=True)

@@ -116,6 +116,7 @@ _UNITS = "".join(_CN_UNITS)
 _NUMBER_RUN = re.compile(f"百分之[0-9{_UNITS}]+|[0-9]*[{_UNITS}][0-9{_UNITS}]*")
 
 
+@lru_cache(maxsize=4096)
 def chinese_number_value(run: str, bare_unit: bool = False) -> int | None:
     """Value of a numeral run such as 三百九十九, 一百五, 3万, 十万; None when it is not a number.
 
@@ -165,13 +166,19 @@ def chinese_number_value(run: str, bare_unit: bool = False) -> int | None:
 
 def normalize(text: str) -> Normalized:
     simplified = _simplify(text)
-    folded = _text(_fold_lut()[_codes(simplified)])
-    # 1. Parse numeral runs with units; note where the text changed length.
+    codes = _fold_lut()[_codes(simplified)]
+    # 1. Drop punctuation, spaces and symbols; keep where each remaining character came from.
+    kept = np.flatnonzero(~_drop_lut()[codes])
+    compact = _text(codes[kept])
+    starts = kept.astype(np.int64)
+    ends = starts + 1
+    # 2. Parse numeral runs with units (三百九十九 -> 399) in what is left, so that a run split by
+    #    a space reads as one number and normalising twice changes nothing.
     pieces: list[str] = []
-    src_start: list[npt.NDArray[np.int64]] = []
-    src_end: list[npt.NDArray[np.int64]] = []
+    new_starts: list[npt.NDArray[np.int64]] = []
+    new_ends: list[npt.NDArray[np.int64]] = []
     done = 0
-    for token in _NUMBER_RUN.finditer(folded):
+    for token in _NUMBER_RUN.finditer(compact):
         a, b = token.span()
         piece = token.group()
         percent = piece.startswith(_PERCENT_PREFIX)
@@ -179,31 +186,20 @@ def normalize(text: str) -> Normalized:
         if value is None:
             continue  # units alone are words (百货, 千万别): left as they are
         emitted = f"{value}%" if percent else str(value)
-        pieces.append(folded[done:a])
-        src_start.append(np.arange(done, a, dtype=np.int64))
-        src_end.append(np.arange(done + 1, a + 1, dtype=np.int64))
-        pieces.append(emitted)
-        src_start.append(np.full(len(emitted), a, dtype=np.int64))
-        src_end.append(np.full(len(emitted), b, dtype=np.int64))
+        pieces += [compact[done:a], emitted]
+        new_starts += [starts[done:a], np.full(len(emitted), starts[a], dtype=np.int64)]
+        new_ends += [ends[done:a], np.full(len(emitted), ends[b - 1], dtype=np.int64)]
         done = b
     if done == 0:
-        middle = folded
-        starts = np.arange(len(folded), dtype=np.int64)
-        ends = starts + 1
-    else:
-        pieces.append(folded[done:])
-        src_start.append(np.arange(done, len(folded), dtype=np.int64))
-        src_end.append(np.arange(done + 1, len(folded) + 1, dtype=np.int64))
-        middle = "".join(pieces)
-        starts = np.concatenate(src_start)
-        ends = np.concatenate(src_end)
-    # 2. Drop punctuation, spaces and symbols; keep the offsets of what remains.
-    codes = _codes(middle)
-    kept = np.flatnonzero(~_drop_lut()[codes])
-    if len(kept) == len(codes):
-        return Normalized(middle, starts, ends, simplified)
-    return Normalized(_text(codes[kept]), starts[kept], ends[kept], simplified)
+        return Normalized(compact, starts, ends, simplified)
+    pieces.append(compact[done:])
+    new_starts.append(starts[done:])
+    new_ends.append(ends[done:])
+    return Normalized(
+        "".join(pieces), np.concatenate(new_starts), np.concatenate(new_ends), simplified
+    )
 
 
+@lru_cache(maxsize=65536)
 def normalize_term(term: str) -> str:
     return normalize(term).text

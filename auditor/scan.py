@@ -92,7 +92,7 @@ class Scanner:
         rules = [r for r in lexicon.rules if r.products is None or product in r.products]
         self._rules = rules
         self._automaton = ahocorasick.Automaton()
-        entries: dict[str, list[_Term | Exemption]] = {}
+        entries: dict[str, list[_Term | tuple[Exemption, int]]] = {}
         sounds: dict[str, list[_Term]] = {}
         for rule in rules:
             for term in rule.terms:
@@ -103,7 +103,7 @@ class Scanner:
                     sounds.setdefault(term_sound_keys(item.key), []).append(item)
         for exemption in lexicon.exemptions:
             for phrase in exemption.phrases:
-                entries.setdefault(phrase, []).append(exemption)
+                entries.setdefault(phrase, []).append((exemption, len(phrase)))
         for key, value in entries.items():
             self._automaton.add_word(key, value)
         self._automaton.make_automaton()
@@ -116,6 +116,7 @@ class Scanner:
         self._pattern_rules = [r for r in rules if r.patterns]
         self._word_rules = [r for r in rules if r.word is not None]
         self._contextual = [e for e in lexicon.exemptions if e.kind != "phrase"]
+        self._contextual_cache: dict[tuple[str, str | None], list[Exemption]] = {}
         self._word_terms = frozenset(
             t.key
             for items in entries.values()
@@ -129,7 +130,7 @@ class Scanner:
         norm = normalize(text)
         candidates, phrases = self._terms(text, norm)
         candidates += self._patterns(text, norm)
-        candidates += self._words(text, norm)
+        candidates += self._words(text, norm, candidates)
         simplified = norm.simplified
         candidates = [m for m in candidates if not self._inside_longer_word(m, simplified)]
         if self._has_sounds:
@@ -165,11 +166,9 @@ class Scanner:
         phrases: list[tuple[int, int, Exemption]] = []
         for end_index, items in self._automaton.iter(norm.text):
             for item in items:
-                if isinstance(item, Exemption):
-                    length = len(
-                        next(p for p in item.phrases if norm.text.endswith(p, 0, end_index + 1))
-                    )
-                    phrases.append((end_index + 1 - length, end_index + 1, item))
+                if isinstance(item, tuple):
+                    exemption, length = item
+                    phrases.append((end_index + 1 - length, end_index + 1, exemption))
                 else:
                     n_start = end_index - len(item.key) + 1
                     found.append(
@@ -187,13 +186,19 @@ class Scanner:
             if m.end() > m.start()
         ]
 
-    def _words(self, text: str, norm: Normalized) -> list[Match]:
+    def _words(self, text: str, norm: Normalized, found_terms: list[Match]) -> list[Match]:
         found: list[Match] = []
         for rule in self._word_rules:
             assert rule.word is not None
             head = rule.word.head
+            # A term already found there (最好) or a word of its own (最近) needs no jieba.
+            taken = {m.norm_start for m in found_terms if m.category == rule.category}
             position = norm.text.find(head)
             while position >= 0:
+                pair = norm.text[position : position + 2]
+                if position in taken or pair in rule.word.exceptions:
+                    position = norm.text.find(head, position + 1)
+                    continue
                 match = self._word_at(text, norm, rule, position)
                 if match is not None:
                     found.append(match)
@@ -207,13 +212,14 @@ class Scanner:
         line_start = text.rfind("\n", 0, source_at) + 1
         line_end = text.find("\n", source_at)
         line_end = len(text) if line_end < 0 else line_end
-        left = max(line_start, source_at - 8)
-        window = norm.simplified[left : min(line_end, source_at + 12)]
+        left = max(line_start, source_at - 5)
+        window = norm.simplified[left : min(line_end, source_at + 8)]
+        tokenizer, tagger = _tokenizer(self._word_terms)
         tokens = []
         offset = left
-        for token in _tokenizer(self._word_terms)[1].cut(window, HMM=False):
-            tokens.append((offset, offset + len(token.word), token.word, token.flag))
-            offset += len(token.word)
+        for word in tokenizer.cut(window, HMM=False):
+            tokens.append((offset, offset + len(word), word, tagger.word_tag_tab.get(word, "x")))
+            offset += len(word)
         for index, (a, b, word, flag) in enumerate(tokens):
             if not a <= source_at < b:
                 continue
@@ -314,10 +320,13 @@ class Scanner:
             return False
         if match.rule.word is not None:
             return False  # word rules were cut by jieba already
-        left = max(0, match.start - 8)
-        right = min(len(simplified), match.end + 8)
+        tokenizer = _tokenizer(self._word_terms)[0]
+        if not _word_may_hold(tokenizer.FREQ, simplified, match.start, match.end):
+            return False
+        left = max(0, match.start - 5)
+        right = min(len(simplified), match.end + 5)
         offset = left
-        for token in _tokenizer(self._word_terms)[0].cut(simplified[left:right], HMM=False):
+        for token in tokenizer.cut(simplified[left:right], HMM=False):
             a, b = offset, offset + len(token)
             offset = b
             if b <= match.start or a >= match.end:
@@ -327,6 +336,14 @@ class Scanner:
             if (inside or crossing) and b - a < IDIOM_LENGTH:
                 return True
         return False
+
+    def _contextual_for(self, category: str, term: str | None) -> list[Exemption]:
+        key = (category, term)
+        found = self._contextual_cache.get(key)
+        if found is None:
+            found = [e for e in self._contextual if e.applies_to(category, term, self.product)]
+            self._contextual_cache[key] = found
+        return found
 
     def _exempt(
         self, match: Match, norm_text: str, phrases: list[tuple[int, int, Exemption]]
@@ -341,9 +358,7 @@ class Scanner:
                 match.category, match.term, self.product
             ):
                 return True
-        for exemption in self._contextual:
-            if not exemption.applies_to(match.category, match.term, self.product):
-                continue
+        for exemption in self._contextual_for(match.category, match.term):
             assert exemption.pattern is not None
             if exemption.kind == "before":
                 left = max(
@@ -363,18 +378,35 @@ class Scanner:
         return False
 
 
+def _word_may_hold(freq: dict[str, int], text: str, start: int, end: int) -> bool:
+    """Whether any dictionary word shorter than an idiom straddles or holds text[start:end].
+
+    A cheap test with the dictionary alone, so that jieba runs only where it could matter.
+    """
+    for a in range(max(0, start - IDIOM_LENGTH + 1), end):
+        for b in range(max(a + 2, start + 1), min(len(text), a + IDIOM_LENGTH - 1) + 1):
+            if (
+                a < start < b or a < end < b or (a <= start and end <= b and b - a > end - start)
+            ) and freq.get(text[a:b], 0) > 0:
+                return True
+    return False
+
+
 def _resolve_overlaps(matches: list[Match]) -> list[Match]:
     """Keep one match per span and category; drop a match lying inside a longer one.
 
     全网最低价 holds 最低价: the longer, more specific claim is the finding. An exact or variant
-    match wins over a sound-alike of the same span.
+    match wins over a sound-alike of the same span. Matches are taken in order of start, and only
+    those still open at a start can hold it, so this stays linear on long texts.
     """
     rank = {"exact": 0, "variant": 0, "sound-alike": 1}
     ordered = sorted(
         matches, key=lambda m: (m.norm_start, -(m.norm_end - m.norm_start), rank[m.kind])
     )
     kept: list[Match] = []
+    open_: list[Match] = []
     for m in ordered:
+        open_ = [k for k in open_ if k.norm_end > m.norm_start]
         inside = any(
             k.norm_start <= m.norm_start
             and m.norm_end <= k.norm_end
@@ -383,8 +415,9 @@ def _resolve_overlaps(matches: list[Match]) -> list[Match]:
                 or k.category == m.category
                 or rank[m.kind] > rank[k.kind]
             )
-            for k in kept
+            for k in open_
         )
         if not inside:
             kept.append(m)
+            open_.append(m)
     return kept
