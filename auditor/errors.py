@@ -24,6 +24,15 @@ class ModelError(AuditorError):
     """A speech model cannot be found, assembled or loaded."""
 
 
+class StoreError(AuditorError):
+    """The database cannot be opened or used. The message names the file and the cause."""
+
+    def __init__(self, path: str, cause: str) -> None:
+        self.path = path
+        self.cause = cause
+        super().__init__(f"{path}: {cause}")
+
+
 class LexiconError(AuditorError):
     """A lexicon file is malformed. The message names the file, the line and the problem."""
 

@@ -32,7 +32,7 @@ from enum import Enum
 from pathlib import Path
 from typing import Any
 
-from auditor.errors import AuditorError
+from auditor.errors import StoreError as StoreError  # re-exported: callers import it here
 from auditor.findings import Finding
 
 log = logging.getLogger("auditor")
@@ -109,15 +109,6 @@ CREATE TABLE IF NOT EXISTS findings (
 );
 CREATE INDEX IF NOT EXISTS findings_audit ON findings(audit_id, lexicon_version);
 """
-
-
-class StoreError(AuditorError):
-    """The database cannot be opened or used. The message names the file and the cause."""
-
-    def __init__(self, path: str, cause: str) -> None:
-        self.path = path
-        self.cause = cause
-        super().__init__(f"{path}: {cause}")
 
 
 class Claim(Enum):
