@@ -644,3 +644,22 @@ def test_bad_clips_folder_fails_before_transcribing(tmp_path: Path) -> None:
     assert done.stderr.count("\n") == 1 and "cannot create the clips folder" in done.stderr
     assert str(blocker / "clips") in done.stderr
     assert time.perf_counter() - began < 20  # no model was loaded, nothing transcribed
+
+
+def test_several_recordings_in_one_report_play_and_filter_separately(
+    page: Page, workdir: Path, audited: dict[str, Any]
+) -> None:
+    result = result_from_document(audited)
+    report = workdir / "two.html"
+    report.write_text(render_html([result, result], str(report)), encoding="utf-8")
+    p = page.open(report)
+    n = len(result.findings)
+    assert visible_rows(p) == 2 * n
+    severity = result.findings[0].severity
+    p.locator(f'#filters-1 input.f-sev[value="{severity}"]').uncheck()
+    assert visible_rows(p) == 2 * n - sum(f.severity == severity for f in result.findings)
+    shown = next(i for i, f in enumerate(result.findings) if f.severity != severity)
+    p.locator(f"#f-1-{shown} button.seek").click()
+    p.wait_for_function("() => !document.getElementById('player-1').paused", timeout=10_000)
+    assert p.evaluate("() => document.getElementById('player-0').paused")
+    assert page.errors == []
