@@ -35,7 +35,7 @@ from auditor.report_html import media_url, render_html, script_json
 from auditor.store import Store, new_owner, settings_key
 from auditor.subtitles import render_srt, render_vtt
 from auditor.transcript import Segment, Transcript, Word
-from tests.conftest import DEMO, ROOT, run_cli
+from tests.conftest import DATA, DEMO, ROOT, run_cli
 
 CHROMIUM = os.environ.get("AUDITOR_CHROMIUM", "/usr/bin/chromium")
 CHROMIUM_ARGS = [
@@ -663,3 +663,14 @@ def test_several_recordings_in_one_report_play_and_filter_separately(
     p.wait_for_function("() => !document.getElementById('player-1').paused", timeout=10_000)
     assert p.evaluate("() => document.getElementById('player-0').paused")
     assert page.errors == []
+
+
+def test_subtitles_through_the_cli(tmp_path: Path) -> None:
+    clip = sorted((DATA / "clips").glob("*.wav"))[0]
+    out = tmp_path / "clip.vtt"
+    done = run_cli("audit", str(clip), "--format", "vtt", "-o", str(out), "-q")
+    assert done.returncode == 0, done.stderr
+    cues = _cues(out.read_text(encoding="utf-8"), vtt=True)
+    assert cues and all(s < e for s, e, _ in cues)
+    both = run_cli("audit", str(clip), str(clip), "--format", "srt", "-q")
+    assert both.returncode == 2 and "--format srt takes one recording" in both.stderr
