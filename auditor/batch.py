@@ -32,6 +32,7 @@ from typing import Any, Protocol
 from auditor.asr import pick_compute_type, pick_device
 from auditor.audit import AuditOptions, Auditor, AuditResult, scan_transcript
 from auditor.errors import AuditorError, InputError, MediaToolError, ModelError
+from auditor.findings import Finding
 from auditor.lexicon import Lexicon
 from auditor.models import ResolvedModel, resolve_model
 from auditor.store import Claim, Store, new_owner, settings_key
@@ -689,26 +690,32 @@ class RescanSummary:
         return dataclasses.asdict(self)
 
 
-def rescan(store: Store, lexicon: Lexicon, chunk: int = 200) -> RescanSummary:
+def rescan(
+    store: Store, lexicon: Lexicon, product_category: str | None = None, chunk: int = 200
+) -> RescanSummary:
     """Scan every stored transcript with `lexicon`, without speech recognition.
 
     Each chunk of audits is one transaction: the findings of the new lexicon version replace any
     earlier findings of that same version and become each audit's current set. Findings of other
-    lexicon versions stay in the database as history.
+    lexicon versions stay in the database as history. Each audit is scanned for the product
+    category it was audited with, unless `product_category` is given (then that is recorded).
     """
     from auditor.scan import Scanner
     from auditor.transcript import Transcript
 
     clock = time.monotonic()
-    scanner = Scanner(lexicon)
+    scanners: dict[str, Scanner] = {}
     audits = findings = 0
     seconds = 0.0
     for rows in store.done_transcripts(chunk):
-        items = []
-        for audit_id, source, text in rows:
-            transcript = Transcript.from_dict(json.loads(text))
-            found = scan_transcript(source, transcript, scanner)
-            items.append((audit_id, found))
+        items: list[tuple[int, str, Sequence[Finding]]] = []
+        for row in rows:
+            product = product_category or row.product_category
+            if product not in scanners:
+                scanners[product] = Scanner(lexicon, product)
+            transcript = Transcript.from_dict(json.loads(row.transcript))
+            found = scan_transcript(row.source, transcript, scanners[product])
+            items.append((row.audit_id, product, found))
             seconds += transcript.duration
             findings += len(found)
         store.replace_findings(items, lexicon.version)

@@ -13,6 +13,7 @@ from typing import TYPE_CHECKING
 import click
 
 from auditor.errors import InputError
+from auditor.lexicon import PRODUCT_CATEGORIES
 
 if TYPE_CHECKING:
     from auditor.batch import BatchEvent, BatchProgress
@@ -198,6 +199,13 @@ class _BatchDisplay:
     type=click.Path(dir_okay=False),
     help="Extra lexicon TOML file (repeatable) for the findings of this run.",
 )
+@click.option(
+    "--product-category",
+    type=click.Choice(PRODUCT_CATEGORIES),
+    default="general",
+    show_default=True,
+    help="What is sold, as in `auditor audit`; a scan setting like the lexicon (see rescan).",
+)
 @click.option("-q", "--quiet", is_flag=True, help="Only problems and failures on stderr.")
 def batch(
     paths: Sequence[str],
@@ -218,6 +226,7 @@ def batch(
     batch_size: int,
     audio_stream: int,
     lexicons: Sequence[str],
+    product_category: str,
     quiet: bool,
 ) -> None:
     """Audit every media file under PATHS not yet audited with these settings, into --db.
@@ -255,6 +264,7 @@ def batch(
             ),
             audio_stream=audio_stream,
             lexicons=tuple(lexicons),
+            product_category=product_category,
         )
         config = BatchConfig(
             paths=tuple(paths),
@@ -296,6 +306,12 @@ def batch(
     help="Extra lexicon TOML file (repeatable): adds, overrides or disables rules.",
 )
 @click.option(
+    "--product-category",
+    type=click.Choice(PRODUCT_CATEGORIES),
+    default=None,
+    help="Scan every recording as selling this; default: each one's category from its audit.",
+)
+@click.option(
     "--format",
     "fmt",
     type=click.Choice(("table", "json")),
@@ -303,7 +319,7 @@ def batch(
     show_default=True,
     help="Output format of the summary.",
 )
-def rescan(db: str, lexicons: Sequence[str], fmt: str) -> None:
+def rescan(db: str, lexicons: Sequence[str], product_category: str | None, fmt: str) -> None:
     """Scan every stored transcript again with the current lexicon (no speech recognition).
 
     The new findings become the current ones; each finding records its lexicon version.
@@ -315,7 +331,7 @@ def rescan(db: str, lexicons: Sequence[str], fmt: str) -> None:
     def body() -> int:
         lexicon = load_lexicon(lexicons)
         with _existing_store(db) as store:
-            summary = run_rescan(store, lexicon)
+            summary = run_rescan(store, lexicon, product_category)
         if fmt == "json":
             click.echo(json.dumps(summary.to_dict(), ensure_ascii=False, indent=2))
         else:

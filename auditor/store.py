@@ -37,7 +37,7 @@ from auditor.findings import Finding
 
 log = logging.getLogger("auditor")
 
-SCHEMA_VERSION = 1
+SCHEMA_VERSION = 2  # 2: audits.product_category
 DEFAULT_LEASE = 300.0  # seconds without a heartbeat before another run may take a claim over
 
 _SCHEMA = """
@@ -79,6 +79,7 @@ CREATE TABLE IF NOT EXISTS audits (
     tool_version TEXT,
     transcript TEXT,
     lexicon_version TEXT,
+    product_category TEXT NOT NULL DEFAULT 'general',
     claim_owner TEXT,
     heartbeat REAL,
     attempts INTEGER NOT NULL DEFAULT 0,
@@ -127,6 +128,14 @@ class AuditRow:
     cause: str | None
     source_path: str
     claim_owner: str | None
+
+
+@dataclass(frozen=True)
+class StoredTranscript:
+    audit_id: int
+    source: str
+    transcript: str  # JSON: Transcript.to_dict()
+    product_category: str
 
 
 def now_iso() -> str:
@@ -225,6 +234,10 @@ class Store:
         if version == SCHEMA_VERSION:
             return
         with self.transaction() as db:
+            if version == 1:  # the scan's product category, kept for rescan
+                db.execute(
+                    "ALTER TABLE audits ADD COLUMN product_category TEXT NOT NULL DEFAULT 'general'"
+                )
             for statement in _SCHEMA.split(";"):
                 if statement.strip():
                     db.execute(statement)
@@ -382,8 +395,8 @@ class Store:
                 "UPDATE audits SET status = 'done', cause = NULL, duration = ?, format = ?, "
                 "has_video = ?, audio_streams = ?, model_name = ?, model_sha256 = ?, device = ?, "
                 "compute_type = ?, tool_version = ?, transcript = ?, lexicon_version = ?, "
-                "claim_owner = NULL, heartbeat = NULL, started = ?, finished = ?, updated = ? "
-                "WHERE id = ?",
+                "product_category = ?, claim_owner = NULL, heartbeat = NULL, started = ?, "
+                "finished = ?, updated = ? WHERE id = ?",
                 (
                     source["duration"],
                     source["format"],
@@ -396,6 +409,7 @@ class Store:
                     result["tool"]["version"],
                     json.dumps(result["transcript"], ensure_ascii=False, separators=(",", ":")),
                     lexicon_version,
+                    result.get("settings", {}).get("product_category", "general"),
                     result["run"]["started"],
                     result["run"]["finished"],
                     stamp,
@@ -466,31 +480,38 @@ class Store:
 
     # -- rescan --------------------------------------------------------------------------------
 
-    def done_transcripts(self, batch: int = 200) -> Iterator[list[tuple[int, str, str]]]:
-        """(audit id, source path, transcript JSON) of every done audit, in chunks."""
+    def done_transcripts(self, batch: int = 200) -> Iterator[list[StoredTranscript]]:
+        """Every done audit's transcript, in chunks."""
         last = 0
         while True:
             rows = self._db.execute(
-                "SELECT id, source_path, transcript FROM audits WHERE status = 'done' AND id > ? "
-                "ORDER BY id LIMIT ?",
+                "SELECT id, source_path, transcript, product_category FROM audits "
+                "WHERE status = 'done' AND id > ? ORDER BY id LIMIT ?",
                 (last, batch),
             ).fetchall()
             if not rows:
                 return
             last = int(rows[-1]["id"])
-            yield [(int(r["id"]), str(r["source_path"]), str(r["transcript"])) for r in rows]
+            yield [
+                StoredTranscript(
+                    int(r["id"]), str(r["source_path"]), str(r["transcript"]), str(r[3])
+                )
+                for r in rows
+            ]
 
     def replace_findings(
-        self, items: Sequence[tuple[int, Sequence[Finding]]], lexicon_version: str
+        self, items: Sequence[tuple[int, str, Sequence[Finding]]], lexicon_version: str
     ) -> None:
-        """Store findings of a rescan for many audits at once and make them the current set."""
+        """Store a rescan's (audit id, product category, findings) for many audits at once and
+        make them the current set."""
         stamp = now_iso()
         with self.transaction() as db:
-            for audit_id, findings in items:
+            for audit_id, product, findings in items:
                 self._replace_findings(db, audit_id, lexicon_version, findings, stamp)
                 db.execute(
-                    "UPDATE audits SET lexicon_version = ?, updated = ? WHERE id = ?",
-                    (lexicon_version, stamp, audit_id),
+                    "UPDATE audits SET lexicon_version = ?, product_category = ?, updated = ? "
+                    "WHERE id = ?",
+                    (lexicon_version, product, stamp, audit_id),
                 )
 
     # -- reading -------------------------------------------------------------------------------

@@ -161,8 +161,9 @@ def test_transcript_round_trips_through_the_store(tmp_path: Path) -> None:
         me = new_owner()
         _, row = store.claim("s1", KEY, SETTINGS, "a.mp4", me)
         store.finish(row.id, me, _result(transcript), [], "v")
-        [[(_, _, text)]] = list(store.done_transcripts())
-    assert Transcript.from_dict(json.loads(text)) == transcript
+        [[row]] = list(store.done_transcripts())
+    assert Transcript.from_dict(json.loads(row.transcript)) == transcript
+    assert row.product_category == "general"
 
 
 def test_findings_come_from_each_contents_latest_audit(tmp_path: Path) -> None:
@@ -173,3 +174,33 @@ def test_findings_come_from_each_contents_latest_audit(tmp_path: Path) -> None:
             store.finish(row.id, me, _result(_transcript("最好")), [_finding(rule)], "v")
         assert [f.rule for f in store.findings()] == ["r-new"]
         assert store.status()["settings_keys"] == 2
+
+
+def test_a_version_1_database_is_upgraded_in_place(tmp_path: Path) -> None:
+    db = tmp_path / "a.db"
+    with _open(db) as store:
+        me = new_owner()
+        _, row = store.claim("s1", KEY, SETTINGS, "a.mp4", me)
+        store.finish(row.id, me, _result(_transcript("最好")), [_finding()], "v")
+    raw = sqlite3.connect(db)
+    raw.execute("ALTER TABLE audits DROP COLUMN product_category")  # as version 1 made it
+    raw.execute("PRAGMA user_version = 1")
+    raw.commit()
+    raw.close()
+    with Store(db) as store:
+        assert store.status()["audits"]["done"] == 1
+        [[row]] = list(store.done_transcripts())
+        assert row.product_category == "general"
+    assert sqlite3.connect(db).execute("PRAGMA user_version").fetchone()[0] == 2
+
+
+def test_rescan_keeps_or_overrides_each_audits_product_category(tmp_path: Path) -> None:
+    with _open(tmp_path / "a.db") as store:
+        me = new_owner()
+        _, row = store.claim("s1", KEY, SETTINGS, "a.mp4", me)
+        result = {**_result(_transcript("热销")), "settings": {"product_category": "drug"}}
+        store.finish(row.id, me, result, [], "v")
+        rescan(store, load_lexicon())
+        assert [r.product_category for [r] in store.done_transcripts()] == ["drug"]
+        rescan(store, load_lexicon(), "cosmetics")
+        assert [r.product_category for [r] in store.done_transcripts()] == ["cosmetics"]
