@@ -32,6 +32,7 @@ from enum import Enum
 from pathlib import Path
 from typing import Any
 
+from auditor.errors import InputError
 from auditor.errors import StoreError as StoreError  # re-exported: callers import it here
 from auditor.findings import Finding
 
@@ -175,7 +176,7 @@ class Store:
         self.path = str(path)
         self.lease = lease
         if not Path(self.path).parent.is_dir():
-            raise StoreError(self.path, "its folder does not exist")
+            raise InputError(self.path, "its folder does not exist")
         try:
             self._db = sqlite3.connect(self.path, timeout=60.0, isolation_level=None)
             self._db.row_factory = sqlite3.Row
@@ -187,7 +188,7 @@ class Store:
             self._db.execute("PRAGMA foreign_keys = ON")
             self._migrate()
         except sqlite3.DatabaseError as exc:
-            raise StoreError(self.path, f"not a usable SQLite database: {exc}") from exc
+            raise InputError(self.path, f"not a usable SQLite database: {exc}") from exc
 
     def close(self) -> None:
         self._db.close()

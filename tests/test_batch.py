@@ -300,6 +300,12 @@ def test_usage_errors_exit_2(tmp_path: Path) -> None:
     assert run_cli("batch", ".", "--db", "x.db", "--ray-address", "auto").returncode == 2
     missing = run_cli("status", "--db", str(tmp_path / "none.db"))
     assert missing.returncode == 2 and "none.db" in missing.stderr
+    junk = tmp_path / "junk.db"
+    junk.write_text("not a database\n" * 100, encoding="utf-8")
+    bad = run_cli("status", "--db", str(junk))
+    assert bad.returncode == 2 and len(bad.stderr.splitlines()) == 1, bad.stderr
+    nowhere = run_cli("batch", str(tmp_path), "--db", str(tmp_path / "no" / "a.db"))
+    assert nowhere.returncode == 2 and "its folder does not exist" in nowhere.stderr
 
 
 def test_every_batch_option_has_help() -> None:

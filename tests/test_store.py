@@ -10,6 +10,7 @@ from pathlib import Path
 import pytest
 
 from auditor.batch import rescan
+from auditor.errors import InputError
 from auditor.findings import Finding
 from auditor.lexicon import load_lexicon
 from auditor.store import Claim, Store, StoreError, new_owner
@@ -123,7 +124,7 @@ def test_a_newer_schema_or_a_non_database_is_refused(tmp_path: Path) -> None:
         Store(db)
     junk = tmp_path / "junk.db"
     junk.write_bytes(b"this is not sqlite" * 100)
-    with pytest.raises(StoreError, match=r"junk\.db"):
+    with pytest.raises(InputError, match=r"junk\.db: not a usable SQLite database"):
         Store(junk)
 
 
