@@ -34,7 +34,7 @@ class AuditOptions:
     audio_stream: int = 0
     lexicons: tuple[str, ...] = ()  # extra lexicon files, in order
     product_category: str = "general"  # what is sold: some rules apply only to some goods
-    ffmpeg_timeout: float | None = 3600.0
+    ffmpeg_timeout: float | None = 600.0  # seconds ffmpeg may give no audio; None: no limit
 
     def to_dict(self) -> dict[str, Any]:
         return asdict(self)

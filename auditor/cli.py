@@ -36,7 +36,9 @@ def _setup_logging(verbose: int) -> None:
 
 def _error(message: str) -> None:
     # One line: a file name may hold a newline, which must not split the message.
-    click.echo("auditor: error: " + message.replace("\n", "\\n").replace("\r", "\\r"), err=True)
+    # Undecodable bytes of a file name (surrogate escapes) are shown as \xNN.
+    text = message.encode("utf-8", "surrogateescape").decode("utf-8", "backslashreplace")
+    click.echo("auditor: error: " + text.replace("\n", "\\n").replace("\r", "\\r"), err=True)
 
 
 def _status(message: str) -> None:
@@ -76,8 +78,8 @@ def _write_output(text: str, output: str | None) -> None:
             write_atomic(output, text)
         except OSError as exc:
             raise click.ClickException(f"cannot write {output}: {exc.strerror or exc}") from exc
-    else:
-        click.echo(text, nl=False)
+    else:  # bytes, encoded as write_atomic does, so a name with undecodable bytes cannot fail
+        click.echo(text.encode("utf-8", "backslashreplace"), nl=False)
 
 
 def _run(action: Callable[[], int]) -> None:
@@ -135,7 +137,8 @@ _lexicon_option = click.option(
 
 
 @main.command()
-@click.argument("paths", nargs=-1, required=True, type=click.Path())
+# readable=False: an unreadable file is the library's one-line input error, not a usage error.
+@click.argument("paths", nargs=-1, required=True, type=click.Path(readable=False))
 @click.option(
     "--format",
     "fmt",
@@ -198,6 +201,14 @@ _lexicon_option = click.option(
     show_default=True,
     help="Which audio stream to transcribe (0 = first).",
 )
+@click.option(
+    "--ffmpeg-timeout",
+    type=click.FloatRange(0),
+    default=600.0,
+    show_default=True,
+    help="Stop ffmpeg and report the file when it gives no audio for this many seconds (a hung "
+    "read, e.g. from a FIFO); 0 = no limit.",
+)
 @_lexicon_option
 @_fail_on_option
 @_product_option
@@ -227,6 +238,7 @@ def audit(
     beam_size: int,
     batch_size: int,
     audio_stream: int,
+    ffmpeg_timeout: float,
     lexicons: Sequence[str],
     fail_on: str,
     quiet: bool,
@@ -260,6 +272,7 @@ def audit(
             audio_stream=audio_stream,
             lexicons=tuple(lexicons),
             product_category=product_category,
+            ffmpeg_timeout=ffmpeg_timeout or None,
         )
         if clips_dir:
             from auditor.clips import prepare_folder

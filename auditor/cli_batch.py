@@ -193,6 +193,14 @@ class _BatchDisplay:
     help="Which audio stream to transcribe (0 = first).",
 )
 @click.option(
+    "--ffmpeg-timeout",
+    type=click.FloatRange(0),
+    default=600.0,
+    show_default=True,
+    help="Stop ffmpeg and record the file as failed when it gives no audio for this many seconds; "
+    "0 = no limit.",
+)
+@click.option(
     "--lexicon",
     "lexicons",
     multiple=True,
@@ -225,6 +233,7 @@ def batch(
     beam_size: int,
     batch_size: int,
     audio_stream: int,
+    ffmpeg_timeout: float,
     lexicons: Sequence[str],
     product_category: str,
     quiet: bool,
@@ -263,6 +272,7 @@ def batch(
                 batch_size=batch_size,
             ),
             audio_stream=audio_stream,
+            ffmpeg_timeout=ffmpeg_timeout or None,
             lexicons=tuple(lexicons),
             product_category=product_category,
         )

@@ -104,7 +104,9 @@ def cut_clip(
         "b:a": "128k",
         "movflags": "+faststart",
     }
-    source_input = ffmpeg.input(source, ss=f"{start:.3f}", t=f"{end - start:.3f}")
+    # Stand-ins: ffmpeg-python cannot hash a name with undecodable bytes; real names go in below.
+    stand_in = {"file:auditor-source": source, "file:auditor-target": "file:" + str(tmp.resolve())}
+    source_input = ffmpeg.input("file:auditor-source", ss=f"{start:.3f}", t=f"{end - start:.3f}")
     streams = [source_input[f"a:{audio_stream}"]]
     if result.source.has_video:
         streams.insert(0, source_input["v:0"])
@@ -114,11 +116,12 @@ def cut_clip(
             out_args.update(preset="veryfast", crf=26)
     else:
         out_args["vn"] = None
-    args = (
-        ffmpeg.output(*streams, "file:" + str(tmp.resolve()), **out_args)
+    compiled: list[str] = (
+        ffmpeg.output(*streams, "file:auditor-target", **out_args)
         .global_args("-nostdin", "-hide_banner", "-loglevel", "error", "-y")
         .compile(cmd=ffmpeg_bin)
     )
+    args = [stand_in.get(a, a) for a in compiled]
     log.debug("running %s", args)
     try:
         done = subprocess.run(args, capture_output=True, timeout=timeout, check=False)

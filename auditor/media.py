@@ -9,6 +9,7 @@ from __future__ import annotations
 import logging
 import os
 import shutil
+import stat
 import subprocess
 from dataclasses import dataclass
 from pathlib import Path
@@ -68,9 +69,12 @@ def _check_readable(path: str) -> int:
         raise InputError(path, "no such file")
     if p.is_dir():
         raise InputError(path, "is a directory, not a media file")
+    st = p.stat()
+    if not stat.S_ISREG(st.st_mode):  # a FIFO or device: reading it may never end
+        raise InputError(path, "not a regular file (FIFO, device or socket)")
     if not os.access(p, os.R_OK):
         raise InputError(path, "permission denied")
-    size = p.stat().st_size
+    size = st.st_size
     if size == 0:
         raise InputError(path, "empty file (0 bytes)")
     return size
@@ -124,6 +128,9 @@ def first_line(text: str) -> str:
 _first_line = first_line
 
 
+_INPUT_STAND_IN = "file:auditor-input-stand-in"
+
+
 def _ffmpeg_input_name(path: str) -> str:
     # "file:" stops ffmpeg from reading "-x.mp4" as an option, "-" as stdin, or "a:b" as a protocol.
     return "file:" + os.path.abspath(path)
@@ -145,8 +152,10 @@ def ffmpeg_pcm_args(info: MediaInfo, audio_stream: int) -> list[str]:
     """ffmpeg's arguments to write one audio stream to stdout as 16 kHz mono s16le."""
     import ffmpeg
 
+    # ffmpeg-python hashes its arguments as UTF-8, which a name with undecodable bytes (surrogate
+    # escapes) is not: compile with a stand-in and put the real name in the argument list.
     args: list[str] = (
-        ffmpeg.input(_ffmpeg_input_name(info.path))
+        ffmpeg.input(_INPUT_STAND_IN)
         .output(
             "pipe:",
             format="s16le",
@@ -158,7 +167,7 @@ def ffmpeg_pcm_args(info: MediaInfo, audio_stream: int) -> list[str]:
         .global_args("-nostdin", "-hide_banner", "-loglevel", "error")
         .compile(cmd=find_ffmpeg())
     )
-    return args
+    return [_ffmpeg_input_name(info.path) if a == _INPUT_STAND_IN else a for a in args]
 
 
 def extract_audio(

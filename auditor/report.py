@@ -144,7 +144,9 @@ def write_atomic(path: str | Path, content: str | bytes) -> None:
     A crash at any moment leaves either the old file or the complete new one.
     """
     target = Path(path)
-    data = content.encode("utf-8") if isinstance(content, str) else content
+    # A file name with undecodable bytes (surrogate escapes) is written as \udcNN, which JSON reads
+    # back as the same name.
+    data = content.encode("utf-8", "backslashreplace") if isinstance(content, str) else content
     fd, tmp = tempfile.mkstemp(
         prefix=f".{target.name}.", suffix=".tmp", dir=target.parent if str(target.parent) else "."
     )

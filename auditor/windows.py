@@ -70,20 +70,34 @@ def pcm_chunks(
             expired.set()
             proc.kill()
 
-        watchdog = threading.Timer(timeout, expire) if timeout else None
-        if watchdog:
-            watchdog.daemon = True
-            watchdog.start()
+        def watch() -> threading.Timer | None:
+            # The limit counts only time spent waiting for ffmpeg: while the consumer transcribes,
+            # ffmpeg is blocked on the full pipe, which is no hang.
+            if not timeout:
+                return None
+            timer = threading.Timer(timeout, expire)
+            timer.daemon = True
+            timer.start()
+            return timer
+
+        watchdog: threading.Timer | None = None
         total = 0
         try:
             carry = b""
-            while data := proc.stdout.read(chunk_bytes):
+            while True:
+                watchdog = watch()
+                data = proc.stdout.read(chunk_bytes)
+                if watchdog:
+                    watchdog.cancel()
+                if not data:
+                    break
                 data = carry + data
                 usable = len(data) - len(data) % 2
                 carry = data[usable:]
                 if usable:
                     total += usable // 2
                     yield np.frombuffer(data[:usable], dtype=np.int16).astype(np.float32) / 32768.0
+            watchdog = watch()
             code = proc.wait()
         finally:
             if watchdog:
@@ -93,7 +107,9 @@ def pcm_chunks(
                 proc.wait()
             proc.stdout.close()
         if expired.is_set():
-            raise InputError(info.path, f"ffmpeg did not finish within {timeout:.0f} s")
+            raise InputError(
+                info.path, f"ffmpeg gave no audio for {timeout:g} s (hung?); stopped it"
+            )
         if code != 0:
             errors.seek(0)
             message = first_line(errors.read().decode("utf-8", "replace"))
