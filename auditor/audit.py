@@ -8,6 +8,7 @@ from __future__ import annotations
 import hashlib
 import logging
 from collections.abc import Callable
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import asdict, dataclass, field
 from datetime import UTC, datetime
 from typing import Any
@@ -139,16 +140,22 @@ class Auditor:
     def audit(self, path: str, progress: TranscribeProgress | None = None) -> AuditResult:
         started = now()
         info = self.check_input(path)
-        transcriber = self.transcriber
-        # Windows of a few minutes, the next decoded while this one is transcribed: memory stays
+        # The file's checksum and the first window's decoding run while the model loads; then
+        # windows of a few minutes, the next decoded while this one is transcribed: memory stays
         # flat however long the recording is.
-        windows = stream_windows(
-            info,
-            self.options.audio_stream,
-            window_seconds=self.options.asr.window_seconds,
-            timeout=self.options.ffmpeg_timeout,
-        )
-        transcript = transcriber.transcribe_windows(windows, info.duration, progress=progress)
+        with ThreadPoolExecutor(1, thread_name_prefix="auditor-sha256") as hasher:
+            sha256 = hasher.submit(sha256_file, path)
+            with stream_windows(
+                info,
+                self.options.audio_stream,
+                window_seconds=self.options.asr.window_seconds,
+                timeout=self.options.ffmpeg_timeout,
+            ) as windows:
+                transcriber = self.transcriber
+                transcript = transcriber.transcribe_windows(
+                    windows, info.duration, progress=progress
+                )
+            checksum = sha256.result()
         if not info.duration:
             info = MediaInfo(
                 info.path,
@@ -161,7 +168,7 @@ class Auditor:
         source = SourceInfo(
             path=path,
             size=info.size,
-            sha256=sha256_file(path),
+            sha256=checksum,
             duration=round(info.duration, 3),
             format=info.format_name,
             has_video=info.has_video,

@@ -29,7 +29,7 @@ log = logging.getLogger("auditor")
 T = TypeVar("T")
 
 CHUNK_SECONDS = 5.0  # read from the ffmpeg pipe this much at a time
-DEFAULT_WINDOW_SECONDS = 240.0
+DEFAULT_WINDOW_SECONDS = 120.0  # peak memory grows with it (VAD, chunks per batch); as fast as 240
 SEARCH_FRACTION = 0.25  # look for the cut in the last quarter of a window
 QUIET_FRAME = 400  # 25 ms frames for the energy curve
 QUIET_SPAN = 12  # frames averaged: the cut lands in the middle of the quietest 300 ms
@@ -159,53 +159,76 @@ def cut_windows(
 _DONE = object()
 
 
-def prefetch(items: Iterable[T], depth: int = 1) -> Iterator[T]:
-    """Produce `items` in a thread, at most `depth` ahead of the consumer; re-raise its errors."""
-    slots: queue.Queue[object] = queue.Queue(maxsize=depth)
-    stop = threading.Event()
+@dataclass(frozen=True)
+class _Failure:
+    error: BaseException
 
-    def put(item: object) -> bool:
-        while not stop.is_set():
+
+class Prefetch(Iterator[T]):
+    """Produce `items` in a thread, started at once, at most `depth` ahead of the consumer.
+
+    The producer's errors are raised in the consumer. `close()` (or leaving a `with` block) stops
+    the producer; iterate or close, never neither.
+    """
+
+    def __init__(self, items: Iterable[T], depth: int = 1) -> None:
+        self._slots: queue.Queue[object] = queue.Queue(maxsize=depth)
+        self._stop = threading.Event()
+        self._finished = False
+        self._thread = threading.Thread(
+            target=self._produce, args=(iter(items),), name="auditor-decode", daemon=True
+        )
+        self._thread.start()
+
+    def _put(self, item: object) -> bool:
+        while not self._stop.is_set():
             try:
-                slots.put(item, timeout=0.1)
+                self._slots.put(item, timeout=0.1)
                 return True
             except queue.Full:
                 continue
         return False
 
-    def produce() -> None:
-        iterator = iter(items)
+    def _produce(self, iterator: Iterator[T]) -> None:
         try:
             for item in iterator:
-                if not put(item):
+                if not self._put(item):
                     break
         except BaseException as exc:  # handed to the consumer, raised there
-            put(_Failure(exc))
+            self._put(_Failure(exc))
             return
         finally:
             close = getattr(iterator, "close", None)
-            if close is not None and stop.is_set():
-                close()
-        put(_DONE)
+            if close is not None:
+                close()  # ends ffmpeg when the consumer stopped early
+        self._put(_DONE)
 
-    thread = threading.Thread(target=produce, name="auditor-decode", daemon=True)
-    thread.start()
-    try:
-        while True:
-            item = slots.get()
-            if item is _DONE:
-                return
-            if isinstance(item, _Failure):
-                raise item.error
-            yield item  # type: ignore[misc]
-    finally:
-        stop.set()
-        thread.join(timeout=10)
+    def __next__(self) -> T:
+        if self._finished:
+            raise StopIteration
+        item = self._slots.get()
+        if item is _DONE:
+            self.close()
+            raise StopIteration
+        if isinstance(item, _Failure):
+            self.close()
+            raise item.error
+        return item  # type: ignore[return-value]
+
+    def close(self) -> None:
+        self._finished = True
+        self._stop.set()
+        self._thread.join(timeout=10)
+
+    def __enter__(self) -> Prefetch[T]:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
 
 
-@dataclass(frozen=True)
-class _Failure:
-    error: BaseException
+def prefetch(items: Iterable[T], depth: int = 1) -> Prefetch[T]:
+    return Prefetch(items, depth)
 
 
 def stream_windows(
@@ -213,7 +236,10 @@ def stream_windows(
     audio_stream: int = 0,
     window_seconds: float = DEFAULT_WINDOW_SECONDS,
     timeout: float | None = None,
-) -> Iterator[Window]:
-    """Windows of the recording's audio, decoded one window ahead in a background thread."""
+) -> Prefetch[Window]:
+    """Windows of the recording's audio, decoded one window ahead in a thread that starts now.
+
+    Use it in a `with` block: leaving it stops ffmpeg and the thread.
+    """
     check_stream(info, audio_stream)  # fail in the caller's thread, before any thread starts
-    return prefetch(cut_windows(pcm_chunks(info, audio_stream, timeout), window_seconds))
+    return Prefetch(cut_windows(pcm_chunks(info, audio_stream, timeout), window_seconds))

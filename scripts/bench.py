@@ -139,17 +139,19 @@ def duration_of(path: Path) -> float:
 # -- measuring one process -------------------------------------------------------------------
 
 
-def measure(args: list[str]) -> tuple[float, float]:
-    """Run a command; return (wall seconds, peak RSS in MiB) of that process alone."""
+def measure(args: list[str]) -> tuple[float, float, float]:
+    """Run a command; return wall seconds, CPU seconds and peak RSS (MiB) of that process alone."""
     start = time.perf_counter()
     proc = subprocess.Popen(args, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
     _, status, usage = os.wait4(proc.pid, 0)
     wall = time.perf_counter() - start
-    proc.returncode = os.waitstatus_to_exitcode(status)
-    if proc.returncode not in (0, 1):
+    code = os.waitstatus_to_exitcode(status)
+    if code not in (0, 1):
         err = proc.stderr.read().decode() if proc.stderr else ""
-        raise SystemExit(f"{args} failed ({proc.returncode}): {err[-2000:]}")
-    return wall, usage.ru_maxrss / 1024
+        raise SystemExit(f"{args} failed ({code}): {err[-2000:]}")
+    if proc.stderr:
+        proc.stderr.close()
+    return wall, usage.ru_utime + usage.ru_stime, usage.ru_maxrss / 1024
 
 
 def audit_cmd(path: Path, *extra: str) -> list[str]:
@@ -183,26 +185,43 @@ def speed(tmp: Path, seconds: float, rounds: int) -> None:
     model = resolve_model("base").path
     rec = make_recording(seconds, tmp / "speed.m4a")
     length = duration_of(rec)
-    runs: dict[str, list[float]] = {"auditor audit": [], "bare sequential": [], "bare batched": []}
-    measure(audit_cmd(rec))  # warm the page cache and the assembled model
+    commands = {
+        "auditor audit": audit_cmd(rec),
+        "auditor audit --beam-size 1": audit_cmd(rec, "--beam-size", "1"),
+        "bare sequential": bare_cmd(rec, "sequential", model),
+        "bare batched": bare_cmd(rec, "batched", model),
+    }
+    walls: dict[str, list[float]] = {name: [] for name in commands}
+    cpus: dict[str, list[float]] = {name: [] for name in commands}
+    measure(commands["auditor audit"])  # warm the page cache and the assembled model
+    load = os.getloadavg()[0]
     for _ in range(rounds):
-        runs["auditor audit"].append(measure(audit_cmd(rec))[0])
-        runs["bare sequential"].append(measure(bare_cmd(rec, "sequential", model))[0])
-        runs["bare batched"].append(measure(bare_cmd(rec, "batched", model))[0])
+        for name, command in commands.items():  # alternating: one of each per round
+            wall, cpu, _ = measure(command)
+            walls[name].append(wall)
+            cpus[name].append(cpu)
     print(
-        f"\n## speed: {length:.0f} s recording, {rounds} alternating rounds, {os.cpu_count()} CPUs"
+        f"\n## speed: {length:.0f} s recording, {rounds} alternating rounds, "
+        f"{os.cpu_count()} CPUs, load average {load:.1f} before and {os.getloadavg()[0]:.1f} after"
     )
-    print("| run | median s | x real time | all runs (s) |")
-    print("|---|---|---|---|")
-    med = {name: statistics.median(times) for name, times in runs.items()}
-    for name, times in runs.items():
-        shown = ", ".join(f"{t:.1f}" for t in times)
-        print(f"| {name} | {med[name]:.2f} | {length / med[name]:.1f} | {shown} |")
-    audit = med["auditor audit"]
-    print(
-        f"\naudit / bare batched = {audit / med['bare batched']:.2f} (target <= 1.0); "
-        f"bare sequential / audit = {med['bare sequential'] / audit:.2f} (target >= 1.4)"
-    )
+    print("each run a fresh process: imports, model load, decoding, transcription (and the scan)")
+    print("| run | median s | fastest s | x real time (median, fastest) | CPU s (median) |")
+    print("|---|---|---|---|---|")
+    med = {name: statistics.median(times) for name, times in walls.items()}
+    low = {name: min(times) for name, times in walls.items()}
+    cpu = {name: statistics.median(times) for name, times in cpus.items()}
+    for name in commands:
+        print(
+            f"| {name} | {med[name]:.2f} | {low[name]:.2f} | "
+            f"{length / med[name]:.1f}, {length / low[name]:.1f} | {cpu[name]:.1f} |"
+        )
+    for audit in ("auditor audit", "auditor audit --beam-size 1"):
+        for label, fig in (("median", med), ("fastest", low), ("CPU", cpu)):
+            print(
+                f"{audit} ({label}): / bare batched = {fig[audit] / fig['bare batched']:.2f} "
+                f"(target <= 1.0); bare sequential / audit = "
+                f"{fig['bare sequential'] / fig[audit]:.2f} (target >= 1.4)"
+            )
     rec.unlink()
 
 
@@ -211,7 +230,7 @@ def memory(tmp: Path, minutes: list[float]) -> None:
     for m in minutes:
         rec = make_recording(m * 60, tmp / f"long-{m:g}.m4a")
         length = duration_of(rec)
-        wall, peak = measure(audit_cmd(rec))
+        wall, _, peak = measure(audit_cmd(rec))
         rows.append((m, length, wall, peak))
         rec.unlink()
     print("\n## memory: peak RSS of `auditor audit` (one process per recording)")
@@ -244,6 +263,7 @@ def quality(tmp: Path) -> None:
         "+ hotwords (lexicon)": replace(base.asr, hotwords=hot),
         "+ initial prompt": replace(base.asr, initial_prompt=PROMPT),
         "guards off": replace(base.asr, guards=False),
+        "beam size 1": replace(base.asr, beam_size=1),
     }
     print("\n## quality: 24 shared clips (expected categories) and synthetic noise")
     print(
@@ -278,7 +298,7 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     parser.add_argument("--only", default="speed,memory,quality")
     parser.add_argument("--seconds", type=float, default=60.0, help="speed recording length")
-    parser.add_argument("--rounds", type=int, default=3)
+    parser.add_argument("--rounds", type=int, default=5)
     parser.add_argument("--long-minutes", default="10,60")
     args = parser.parse_args()
     os.chdir(ROOT)
