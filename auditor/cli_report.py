@@ -29,7 +29,8 @@ def report(db: str, out_dir: str, quiet: bool) -> None:
     """Write an HTML index of a batch (recordings ranked by findings) and a page per recording.
 
     Pages are written one at a time, so any number of recordings fits in memory. Exit status:
-    0 written, 2 no such database or folder, 4 the database cannot be read.
+    0 written, 2 no such database, not a batch database, or a folder that cannot be made,
+    4 the database cannot be read.
     """
     from auditor.cli import EXIT_OK, _run, _status
     from auditor.report_batch import write_batch_report

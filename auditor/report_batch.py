@@ -69,12 +69,18 @@ def _connect(db_path: str) -> sqlite3.Connection:
         version = int(db.execute("PRAGMA user_version").fetchone()[0])
         if version != SCHEMA_VERSION:
             db.close()
-            raise StoreError(
-                db_path, f"database schema {version}, this auditor reads {SCHEMA_VERSION}"
+            if version > SCHEMA_VERSION:
+                raise StoreError(
+                    db_path, f"database schema {version} is newer than this auditor's; upgrade it"
+                )
+            raise InputError(
+                db_path,
+                f"database schema {version} is older than this auditor's {SCHEMA_VERSION} "
+                "(run `auditor status --db` once to upgrade it)",
             )
         db.execute("SELECT 1 FROM audits LIMIT 1").fetchall()
     except sqlite3.DatabaseError as exc:
-        raise StoreError(db_path, f"not a usable batch database: {exc}") from exc
+        raise InputError(db_path, f"not a batch database: {exc}") from exc
     return db
 
 

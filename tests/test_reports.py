@@ -674,3 +674,14 @@ def test_subtitles_through_the_cli(tmp_path: Path) -> None:
     assert cues and all(s < e for s, e, _ in cues)
     both = run_cli("audit", str(clip), str(clip), "--format", "srt", "-q")
     assert both.returncode == 2 and "--format srt takes one recording" in both.stderr
+
+
+def test_report_of_a_missing_or_foreign_database_is_one_line(tmp_path: Path) -> None:
+    missing = run_cli("report", "--db", str(tmp_path / "none.sqlite"), "-o", str(tmp_path / "s"))
+    assert missing.returncode == 2 and missing.stderr.count("\n") == 1
+    assert "none.sqlite: no such database" in missing.stderr
+    foreign = tmp_path / "notes.txt"
+    foreign.write_text("not sqlite at all " * 100)
+    bad = run_cli("report", "--db", str(foreign), "-o", str(tmp_path / "s"))
+    assert bad.returncode == 2 and bad.stderr.count("\n") == 1, bad.stderr
+    assert "notes.txt: not a batch database" in bad.stderr
