@@ -22,6 +22,7 @@ _FINALS = (("iang", "ian"), ("uang", "uan"), ("ang", "an"), ("eng", "en"), ("ing
 _HU = re.compile(r"^hu(?=[aeio])")  # hua/hui/huan sound like fa/fei/fan in many accents
 
 
+@lru_cache(maxsize=8192)
 def fuzzy_syllable(syllable: str) -> str:
     """Tone-free syllable with confusable initials and finals merged: 评 ping and 频 pin agree."""
     plain = "".join(

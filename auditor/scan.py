@@ -67,7 +67,7 @@ IDIOM_LENGTH = 4
 
 @lru_cache(maxsize=4)
 def _tokenizer(terms: frozenset[str]) -> tuple[Any, Any]:
-    """A private jieba tokenizer that knows the lexicon's terms as words, and its POS tagger.
+    """A private jieba tokenizer that knows the lexicon's terms as words, and POS tags.
 
     Without HMM (which invents words such as 会押题) and with the terms in its dictionary, jieba
     splits 能溶脂 as 能 / 溶脂 but keeps 打包 / 过程 and 招财猫 whole.
@@ -80,7 +80,10 @@ def _tokenizer(terms: frozenset[str]) -> tuple[Any, Any]:
     tokenizer.initialize()
     for term in terms:
         tokenizer.add_word(term, freq=max(tokenizer.FREQ.get(term, 0), 500))
-    return tokenizer, jieba.posseg.POSTokenizer(tokenizer)
+    # Part-of-speech tags come from jieba's own tag table (the tagger it builds on import), not a
+    # second tagger: loading the table costs most of a second.
+    tags: dict[str, str] = jieba.posseg.dt.word_tag_tab
+    return tokenizer, tags
 
 
 class Scanner:
@@ -214,11 +217,11 @@ class Scanner:
         line_end = len(text) if line_end < 0 else line_end
         left = max(line_start, source_at - 5)
         window = norm.simplified[left : min(line_end, source_at + 8)]
-        tokenizer, tagger = _tokenizer(self._word_terms)
+        tokenizer, tags = _tokenizer(self._word_terms)
         tokens = []
         offset = left
         for word in tokenizer.cut(window, HMM=False):
-            tokens.append((offset, offset + len(word), word, tagger.word_tag_tab.get(word, "x")))
+            tokens.append((offset, offset + len(word), word, tags.get(word, "x")))
             offset += len(word)
         for index, (a, b, word, flag) in enumerate(tokens):
             if not a <= source_at < b:
