@@ -34,8 +34,12 @@ _TIMELINE_WIDTH = 1000.0
 
 
 def clean(text: object) -> str:
-    """Text that encodes as UTF-8: undecodable file-name bytes become visible escapes."""
-    return str(text).encode("utf-8", "backslashreplace").decode("utf-8")
+    """Text that encodes as UTF-8: undecodable file-name bytes become visible `\\xNN` escapes."""
+    value = str(text)
+    try:  # a file name's undecodable bytes arrive as surrogates (PEP 383): show the bytes
+        return value.encode("utf-8", "surrogateescape").decode("utf-8", "backslashreplace")
+    except UnicodeEncodeError:
+        return value.encode("utf-8", "backslashreplace").decode("utf-8")
 
 
 def esc(text: object) -> str:

@@ -95,7 +95,9 @@ def _vtt_escape(text: str) -> str:
 
 
 def _vtt_note(text: str) -> str:
-    return _one_line(text)
+    from auditor.report_html import clean  # a file name's undecodable bytes as \xNN
+
+    return _one_line(clean(text))
 
 
 def render_vtt(result: AuditResult) -> str:

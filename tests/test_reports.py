@@ -685,3 +685,22 @@ def test_report_of_a_missing_or_foreign_database_is_one_line(tmp_path: Path) -> 
     bad = run_cli("report", "--db", str(foreign), "-o", str(tmp_path / "s"))
     assert bad.returncode == 2 and bad.stderr.count("\n") == 1, bad.stderr
     assert "notes.txt: not a batch database" in bad.stderr
+
+
+def test_undecodable_file_name_shows_its_bytes_and_plays(
+    page: Page, workdir: Path, audited: dict[str, Any]
+) -> None:
+    raw = os.fsencode(workdir) + b"/live-\xff\xfe.mp4"
+    shutil.copyfile(DEMO, raw)
+    name = os.fsdecode(raw)  # what a user's shell hands over: the bytes as surrogates
+    result = replace(result_from_document(audited), source=replace(
+        result_from_document(audited).source, path=name
+    ))  # fmt: skip
+    report = workdir / "undecodable.html"
+    report.write_text(render_html([result], str(report)), encoding="utf-8")
+    assert "live-\\xff\\xfe.mp4" in render_vtt(result)
+    p = page.open(report)
+    assert p.locator("h2.source-name").inner_text().endswith("live-\\xff\\xfe.mp4")
+    p.locator("#f-0-0 button.seek").click()
+    p.wait_for_function("() => !document.querySelector('.player').paused", timeout=10_000)
+    assert page.errors == []
