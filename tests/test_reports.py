@@ -693,9 +693,8 @@ def test_undecodable_file_name_shows_its_bytes_and_plays(
     raw = os.fsencode(workdir) + b"/live-\xff\xfe.mp4"
     shutil.copyfile(DEMO, raw)
     name = os.fsdecode(raw)  # what a user's shell hands over: the bytes as surrogates
-    result = replace(result_from_document(audited), source=replace(
-        result_from_document(audited).source, path=name
-    ))  # fmt: skip
+    base = result_from_document(audited)
+    result = replace(base, source=replace(base.source, path=name))
     report = workdir / "undecodable.html"
     report.write_text(render_html([result], str(report)), encoding="utf-8")
     assert "live-\\xff\\xfe.mp4" in render_vtt(result)
