@@ -76,8 +76,8 @@ def _write_output(text: str, output: str | None) -> None:
     if output and output != "-":
         try:
             write_atomic(output, text)
-        except OSError as exc:
-            raise click.ClickException(f"cannot write {output}: {exc.strerror or exc}") from exc
+        except OSError as exc:  # disk full, no such folder: the environment (exit 4), one line
+            raise AuditorError(f"cannot write {output}: {exc.strerror or exc}") from exc
     else:  # bytes, encoded as write_atomic does, so a name with undecodable bytes cannot fail
         click.echo(text.encode("utf-8", "backslashreplace"), nl=False)
 

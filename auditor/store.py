@@ -20,6 +20,7 @@ import hashlib
 import json
 import logging
 import os
+import shutil
 import socket
 import sqlite3
 import time
@@ -169,6 +170,15 @@ def _owner_is_dead(owner: str) -> bool:
     return False
 
 
+def _space_note(path: str) -> str:
+    """' (no space left on the device)' when the database's filesystem is full, else ''."""
+    try:
+        free = shutil.disk_usage(Path(path).parent).free
+    except OSError:
+        return ""
+    return " (no space left on the device)" if free < 256 * 1024 else ""
+
+
 class Store:
     """One connection to the batch database. Use from one thread; the batch driver is the writer."""
 
@@ -187,6 +197,8 @@ class Store:
             self._db.execute("PRAGMA synchronous = NORMAL")
             self._db.execute("PRAGMA foreign_keys = ON")
             self._migrate()
+        except sqlite3.OperationalError as exc:  # disk full, read-only, I/O: not the file's fault
+            raise StoreError(self.path, f"cannot open it: {exc}{_space_note(self.path)}") from exc
         except sqlite3.DatabaseError as exc:
             raise InputError(self.path, f"not a usable SQLite database: {exc}") from exc
 
@@ -205,12 +217,16 @@ class Store:
         try:
             self._db.execute("BEGIN IMMEDIATE")
         except sqlite3.OperationalError as exc:
-            raise StoreError(self.path, f"cannot start a transaction: {exc}") from exc
+            raise StoreError(
+                self.path, f"cannot start a transaction: {exc}{_space_note(self.path)}"
+            ) from exc
         try:
             yield self._db
         except sqlite3.Error as exc:  # disk full, I/O error, corrupt page: one line, file named
             self._rollback()
-            raise StoreError(self.path, f"database write failed: {exc}") from exc
+            raise StoreError(
+                self.path, f"database write failed: {exc}{_space_note(self.path)}"
+            ) from exc
         except BaseException:
             self._rollback()
             raise
@@ -218,7 +234,7 @@ class Store:
             self._db.execute("COMMIT")
         except sqlite3.OperationalError as exc:
             self._rollback()
-            raise StoreError(self.path, f"cannot commit: {exc}") from exc
+            raise StoreError(self.path, f"cannot commit: {exc}{_space_note(self.path)}") from exc
 
     def _rollback(self) -> None:
         if self._db.in_transaction:  # SQLite may already have rolled back (disk full)
