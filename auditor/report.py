@@ -138,6 +138,12 @@ def render_text_findings(findings: Sequence[TextFinding], fmt: str) -> str:
     return "\n".join(lines) + ("\n" if lines else "")
 
 
+def _umask() -> int:
+    current = os.umask(0)
+    os.umask(current)
+    return current
+
+
 def write_atomic(path: str | Path, content: str | bytes) -> None:
     """Write to a temporary file beside the target, flush it to disk, then rename over the target.
 
@@ -155,6 +161,8 @@ def write_atomic(path: str | Path, content: str | bytes) -> None:
             handle.write(data)
             handle.flush()
             os.fsync(handle.fileno())
+        # mkstemp makes the file private (0600); a report is an ordinary file: 0666 less umask.
+        os.chmod(tmp, 0o666 & ~_umask())
         os.replace(tmp, target)
     except BaseException:
         Path(tmp).unlink(missing_ok=True)

@@ -3,6 +3,9 @@
 from __future__ import annotations
 
 import json
+import os
+import stat
+from pathlib import Path
 
 from auditor.models import BASE_MODEL_SHA256
 from tests.conftest import run_cli
@@ -54,3 +57,17 @@ def test_default_model_is_assembled_once_and_verified(demo_report: dict[str, obj
     [base] = [m for m in json.loads(done.stdout) if m["name"] == "base"]
     assert base["installed"] and base["path"] == str(base_model_dir())
     assert demo_report["model"]["sha256"] == BASE_MODEL_SHA256  # type: ignore[index]
+
+
+def test_reports_are_ordinary_files_not_private(tmp_path: Path) -> None:
+    from auditor.report import write_atomic
+
+    target = tmp_path / "report.json"
+    write_atomic(target, "{}\n")
+    old = os.umask(0o022)
+    try:
+        write_atomic(target, "{}\n")
+    finally:
+        os.umask(old)
+    assert stat.S_IMODE(target.stat().st_mode) == 0o644
+    assert [p.name for p in tmp_path.iterdir()] == ["report.json"]  # no temporary left behind
