@@ -80,11 +80,27 @@ def _check_readable(path: str) -> int:
     return size
 
 
+# Text formats whose demuxers open other files or URLs (a FIFO there hangs even the probe; a URL
+# is a network fetch): a recording is one file, and its SHA-256 must identify its content.
+_PLAYLIST_MAGIC = (b"ffconcat version", b"#EXTM3U")
+
+
+def _refuse_playlists(path: str) -> None:
+    try:
+        with open(path, "rb") as handle:
+            head = handle.read(4096).removeprefix(b"\xef\xbb\xbf")
+    except OSError as exc:
+        raise InputError(path, exc.strerror or str(exc)) from exc
+    if head.startswith(_PLAYLIST_MAGIC) or (head.lstrip().startswith(b"<") and b"<MPD" in head):
+        raise InputError(path, "a playlist that points at other files or URLs, not a recording")
+
+
 def probe(path: str) -> MediaInfo:
     """Read the container header. Raises InputError for anything that is not playable media."""
     import av
 
     size = _check_readable(path)
+    _refuse_playlists(path)
     try:
         container = av.open(path, metadata_errors="ignore")
     except av.error.InvalidDataError as exc:

@@ -10,9 +10,11 @@ from __future__ import annotations
 import json
 import os
 import shutil
+import signal
 import sqlite3
 import subprocess
 import sys
+import time
 from pathlib import Path
 
 import pytest
@@ -126,11 +128,18 @@ def corpus(tmp_path_factory: pytest.TempPathFactory, ffmpeg_bin: str) -> Path:
         "-ss", "4", "-t", "12", "-i", DEMO, "-map", "0:v", "-map", "1:a", "-map", "2:a",
         "-t", "12", "-pix_fmt", "yuv420p", "-c:a", "aac", ok / "two-streams.mp4",
     )  # fmt: skip
-    # -- a hang: a playlist whose second part is a FIFO nobody writes --------------------------
+    # -- playlists that point at a FIFO nobody writes: ffmpeg (or the probe) would wait forever --
     _ffmpeg(ffmpeg_bin, "-f", "lavfi", "-i", "sine=f=300:r=16000", "-t", "20", hang / "part.wav")
     os.mkfifo(hang / "pipe.wav")
     (hang / "hang.mp4").write_text(
         "ffconcat version 1.0\nfile 'part.wav'\nfile 'pipe.wav'\n", encoding="utf-8"
+    )
+    (hang / "hang-at-once.mp4").write_text(
+        "ffconcat version 1.0\nfile 'pipe.wav'\n", encoding="utf-8"
+    )
+    (hang / "stream.mp4").write_text(
+        "#EXTM3U\n#EXT-X-TARGETDURATION:10\n#EXTINF:10,\npipe.wav\n#EXT-X-ENDLIST\n",
+        encoding="utf-8",
     )
     (root / "loop").symlink_to(".")  # a folder symlink loop
     return root
@@ -181,12 +190,105 @@ def test_a_fifo_or_device_is_refused_without_reading_it(corpus: Path) -> None:
         assert shown(path) in line and b"not a regular file" in line
 
 
-def test_a_hung_ffmpeg_is_stopped_after_the_limit(corpus: Path) -> None:
-    hang = corpus / "hang" / "hang.mp4"
-    done = cli("audit", "-q", "--ffmpeg-timeout", "2", hang, timeout=120)
+@pytest.mark.parametrize("name", ["hang.mp4", "hang-at-once.mp4", "stream.mp4"])
+def test_a_playlist_is_refused_before_anything_opens_what_it_points_at(
+    name: str, corpus: Path
+) -> None:
+    playlist = corpus / "hang" / name
+    done = cli("audit", "-q", playlist, timeout=60)  # before the fix: a probe that never returned
     assert done.returncode == 2, done.stderr
     line = _one_line(done)
-    assert shown(hang) in line and b"ffmpeg gave no audio for 2 s" in line
+    assert shown(playlist) in line and b"a playlist that points at other files" in line
+
+
+def _descendants(pid: int) -> list[int]:
+    """Every process below `pid` (Linux /proc)."""
+    parents: dict[int, int] = {}
+    for entry in Path("/proc").iterdir():
+        if entry.name.isdigit():
+            try:
+                stat = (entry / "stat").read_text()
+            except OSError:
+                continue
+            parents[int(entry.name)] = int(stat.rsplit(")", 1)[1].split()[1])
+    found, frontier = [], [pid]
+    while frontier:
+        children = [c for c, p in parents.items() if p in frontier]
+        found.extend(children)
+        frontier = children
+    return found
+
+
+def _run_with_a_hung_ffmpeg(
+    args: list[str | bytes | Path], victim: str
+) -> tuple[subprocess.CompletedProcess[bytes], float]:
+    """Run the CLI and SIGSTOP the ffmpeg that reads `victim` as soon as it starts: a real ffmpeg
+    that hangs. The run's result, and how long it went on after the stop."""
+    process = subprocess.Popen(
+        [sys.executable, "-m", "auditor.cli", *map(os.fsencode, args)],
+        cwd=ROOT,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+    )
+    stopped: int | None = None
+    try:
+        deadline = time.monotonic() + 120
+        while stopped is None and process.poll() is None and time.monotonic() < deadline:
+            for pid in _descendants(process.pid):
+                try:
+                    argv = Path(f"/proc/{pid}/cmdline").read_bytes().split(b"\0")
+                except OSError:
+                    continue
+                if b"ffmpeg" in os.path.basename(argv[0]) and any(
+                    a.endswith(os.fsencode(victim)) for a in argv
+                ):
+                    os.kill(pid, signal.SIGSTOP)
+                    stopped = pid
+                    break
+            time.sleep(0.01)
+        assert stopped is not None, "no ffmpeg was seen reading " + victim
+        at = time.monotonic()
+        out, err = process.communicate(timeout=300)
+        return subprocess.CompletedProcess(process.args, process.returncode, out, err), (
+            time.monotonic() - at
+        )
+    finally:
+        if process.poll() is None:
+            process.kill()
+            process.wait()
+        if stopped is not None and Path(f"/proc/{stopped}").exists():
+            os.kill(stopped, signal.SIGKILL)  # the ffmpeg this test stopped, if still there
+
+
+def test_a_hung_ffmpeg_is_stopped_after_the_limit(corpus: Path) -> None:
+    silent = corpus / "ok" / "silent.m4a"  # twenty minutes: ffmpeg runs the whole audit long
+    done, after = _run_with_a_hung_ffmpeg(
+        ["audit", "-q", "--ffmpeg-timeout", "2", silent], "silent.m4a"
+    )
+    assert done.returncode == 2, done.stderr
+    line = _one_line(done)
+    assert shown(silent) in line and b"ffmpeg gave no audio for 2 s (hung?); stopped it" in line
+    assert after < 60, after
+
+
+def test_a_batch_stops_a_hung_ffmpeg_and_goes_on(corpus: Path, tmp_path: Path) -> None:
+    ok = corpus / "ok"
+    db = tmp_path / "audits.db"
+    done, _ = _run_with_a_hung_ffmpeg(
+        ["batch", ok / "silent.m4a", ok / "short.wav", "--db", db, "--ffmpeg-timeout", "2"],
+        "silent.m4a",
+    )
+    assert done.returncode == 3, done.stderr
+    con = sqlite3.connect(db)
+    try:
+        rows = dict(
+            (Path(p).name, (s, c))
+            for p, s, c in con.execute("SELECT source_path, status, cause FROM audits")
+        )
+    finally:
+        con.close()
+    assert rows["silent.m4a"] == ("failed", "ffmpeg gave no audio for 2 s (hung?); stopped it")
+    assert rows["short.wav"] == ("done", None)
 
 
 def test_odd_but_valid_media_is_audited_with_no_findings(corpus: Path, tmp_path: Path) -> None:
@@ -218,9 +320,7 @@ def test_odd_but_valid_media_is_audited_with_no_findings(corpus: Path, tmp_path:
 def test_batch_records_every_broken_file_and_goes_on(corpus: Path, tmp_path: Path) -> None:
     prefix = _deny_reading()
     db = tmp_path / "audits.db"
-    done = cli(
-        "batch", corpus, "--db", db, "--ffmpeg-timeout", "3", prefix=prefix or [], timeout=600
-    )
+    done = cli("batch", corpus, "--db", db, prefix=prefix or [], timeout=600)
     assert done.returncode == 3, done.stderr  # some failed; the run finished
     stderr = done.stderr.decode("utf-8", "replace")
     con = sqlite3.connect(db)
@@ -243,7 +343,9 @@ def test_batch_records_every_broken_file_and_goes_on(corpus: Path, tmp_path: Pat
         b"text.mp4": "not a media file",
         b"truncated.mp4": "truncated",
         b"no-audio.mp4": "no audio stream",
-        b"hang.mp4": "ffmpeg gave no audio for 3 s",
+        b"hang.mp4": "a playlist that points at other files",
+        b"hang-at-once.mp4": "a playlist that points at other files",
+        b"stream.mp4": "a playlist that points at other files",
         # the database holds names as text: undecodable bytes as \xNN
         **{shown(n).replace(b"\\n", b"\n"): "not a media file" for n in ODD_NAMES},
     }
