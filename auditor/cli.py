@@ -46,16 +46,22 @@ def _status(message: str) -> None:
 
 
 class _Progress:
-    """Transcription progress on stderr: a live line on a terminal, else a start line."""
+    """Transcription progress on stderr: a live line on a terminal, else a start line.
+
+    Nothing is shown before the first report, so a file that cannot be audited gets only its
+    one error line.
+    """
 
     def __init__(self, label: str, enabled: bool) -> None:
         self.label = label
         self.enabled = enabled
         self.live = enabled and sys.stderr.isatty()
-        if enabled and not self.live:
-            _status(f"transcribing {label}")
+        self._shown = False
 
     def __call__(self, done: float, total: float) -> None:
+        if self.enabled and not self._shown and not self.live:
+            _status(f"transcribing {self.label}")
+        self._shown = self._shown or self.enabled
         if self.live and total > 0:
             percent = 100.0 * done / total
             click.echo(
@@ -66,7 +72,7 @@ class _Progress:
             )
 
     def close(self) -> None:
-        if self.live:
+        if self.live and self._shown:
             click.echo("", err=True)
 
 
