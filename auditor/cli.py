@@ -5,6 +5,7 @@ from __future__ import annotations
 import io
 import json
 import logging
+import os
 import sys
 from collections.abc import Callable, Sequence
 from typing import Any, TextIO
@@ -280,6 +281,9 @@ def audit(
             product_category=product_category,
             ffmpeg_timeout=ffmpeg_timeout or None,
         )
+        if output and output != "-" and not os.path.isdir(os.path.dirname(output) or "."):
+            # before any audio: not after an hour of transcription
+            raise InputError(output, "its folder does not exist")
         if clips_dir:
             from auditor.clips import prepare_folder
 

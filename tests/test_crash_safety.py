@@ -198,3 +198,12 @@ def test_a_database_on_a_full_disk_is_a_clear_error_and_keeps_its_rows(
     assert done == [("d10.wav", "done", 1)]
     status = run_cli("status", "--db", str(db), "--format", "json")
     assert json.loads(status.stdout)["audits"]["done"] == 1
+
+
+def test_a_report_into_a_missing_folder_fails_before_any_audio(tmp_path: Path) -> None:
+    target = tmp_path / "no-such-folder" / "report.json"
+    started = time.monotonic()
+    done = run_cli("audit", str(TALK), "--format", "json", "-o", str(target))
+    assert done.returncode == 2, done.stderr
+    assert done.stderr.splitlines() == [f"auditor: error: {target}: its folder does not exist"]
+    assert time.monotonic() - started < 20  # no model loaded, nothing transcribed
