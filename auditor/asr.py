@@ -109,6 +109,28 @@ def lexicon_hotwords(terms: Iterable[str], limit: int = 150) -> str:
     return " ".join(picked)
 
 
+@lru_cache(maxsize=1)
+def _malloc_trim() -> Callable[[int], int] | None:
+    try:
+        import ctypes
+
+        trim: Callable[[int], int] = ctypes.CDLL("libc.so.6").malloc_trim
+        return trim
+    except (OSError, AttributeError):  # not glibc
+        return None
+
+
+def release_freed_memory() -> None:
+    """Hand memory freed by the last window back to the system (glibc keeps it otherwise).
+
+    Each window's buffers are freed when it is done, but glibc holds the pages for reuse, and
+    fragments: without this, peak memory creeps up as a recording grows.
+    """
+    trim = _malloc_trim()
+    if trim is not None:
+        trim(0)
+
+
 class Transcriber:
     """Loads the model once; transcribes many recordings."""
 
@@ -164,6 +186,7 @@ class Transcriber:
                 if progress:
                     progress(min(window.offset + float(raw.end), total), total)
             language = language or detected
+            release_freed_memory()
             if progress:
                 progress(end, total)
         return Transcript(tuple(segments), language=language or "unknown", duration=end)

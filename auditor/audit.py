@@ -143,8 +143,11 @@ class Auditor:
         # The file's checksum and the first window's decoding run while the model loads; then
         # windows of a few minutes, the next decoded while this one is transcribed: memory stays
         # flat however long the recording is.
-        with ThreadPoolExecutor(1, thread_name_prefix="auditor-sha256") as hasher:
-            sha256 = hasher.submit(sha256_file, path)
+        with ThreadPoolExecutor(2, thread_name_prefix="auditor-side") as side:
+            sha256 = side.submit(sha256_file, path)
+            # The scanner's word segmenter and pinyin tables load on first use (a second or
+            # two): warm them now, while the model loads, instead of after the transcription.
+            warm = side.submit(self.scanner.scan, "这款是全网最好的，最近老师会押题，药到病除")
             with stream_windows(
                 info,
                 self.options.audio_stream,
@@ -156,6 +159,7 @@ class Auditor:
                     windows, info.duration, progress=progress
                 )
             checksum = sha256.result()
+            warm.result()
         if not info.duration:
             info = MediaInfo(
                 info.path,

@@ -92,6 +92,7 @@ def make_recording(seconds: float, target: Path) -> Path:
     subprocess.run(
         [
             find_ffmpeg(),
+            "-nostdin",
             "-y",
             "-hide_banner",
             "-loglevel",
@@ -124,7 +125,16 @@ def make_noise(kind: str, seconds: float, target: Path) -> Path:
         ],
     }
     subprocess.run(
-        [find_ffmpeg(), "-y", "-hide_banner", "-loglevel", "error", *sources[kind], str(target)],
+        [
+            find_ffmpeg(),
+            "-nostdin",
+            "-y",
+            "-hide_banner",
+            "-loglevel",
+            "error",
+            *sources[kind],
+            str(target),
+        ],
         check=True,
     )
     return target
@@ -142,7 +152,9 @@ def duration_of(path: Path) -> float:
 def measure(args: list[str]) -> tuple[float, float, float]:
     """Run a command; return wall seconds, CPU seconds and peak RSS (MiB) of that process alone."""
     start = time.perf_counter()
-    proc = subprocess.Popen(args, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
+    proc = subprocess.Popen(
+        args, stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE
+    )
     _, status, usage = os.wait4(proc.pid, 0)
     wall = time.perf_counter() - start
     code = os.waitstatus_to_exitcode(status)
