@@ -13,6 +13,7 @@ from typing import Any, TextIO
 import click
 
 from auditor import __version__
+from auditor.cli_options import asr_options
 from auditor.errors import AuditorError, InputError, LexiconError
 from auditor.findings import FAIL_ON_CHOICES, fails
 from auditor.lexicon import PRODUCT_CATEGORIES
@@ -161,53 +162,7 @@ _lexicon_option = click.option(
     type=click.Path(dir_okay=False),
     help="Write the report to this file (atomically) instead of stdout.",
 )
-@click.option(
-    "--model",
-    default="base",
-    show_default=True,
-    help="Whisper model: a name (base, small, large-v3, ...) or a CTranslate2 folder.",
-)
-@click.option(
-    "--device",
-    type=click.Choice(("auto", "cpu", "cuda")),
-    default="auto",
-    show_default=True,
-    help="Where to run speech recognition.",
-)
-@click.option(
-    "--compute-type",
-    default="default",
-    show_default=True,
-    help="CTranslate2 compute type; default is int8 on CPU, float16 on CUDA.",
-)
-@click.option(
-    "--language",
-    default="zh",
-    show_default=True,
-    help="Spoken language code, or 'auto' to detect it.",
-)
-@click.option(
-    "--beam-size",
-    type=click.IntRange(1, 20),
-    default=5,
-    show_default=True,
-    help="Beam size for decoding.",
-)
-@click.option(
-    "--batch-size",
-    type=click.IntRange(1, 64),
-    default=8,
-    show_default=True,
-    help="Speech chunks (up to 30 s each) decoded together; 1 decodes one after another. "
-    "8 measured fastest on CPU; a GPU may like 16.",
-)
-@click.option(
-    "--audio-stream",
-    type=click.IntRange(0),
-    default=0,
-    show_default=True,
-    help="Which audio stream to transcribe (0 = first).",
-)
+@asr_options
 @click.option(
     "--ffmpeg-timeout",
     type=click.FloatRange(0),

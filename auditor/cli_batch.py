@@ -12,6 +12,7 @@ from typing import TYPE_CHECKING
 
 import click
 
+from auditor.cli_options import asr_options
 from auditor.errors import InputError
 from auditor.lexicon import PRODUCT_CATEGORIES
 
@@ -146,52 +147,7 @@ class _BatchDisplay:
     is_flag=True,
     help="Hash every file again even when its size, mtime and inode are unchanged.",
 )
-@click.option(
-    "--model",
-    default="base",
-    show_default=True,
-    help="Whisper model: a name (base, small, large-v3, ...) or a CTranslate2 folder.",
-)
-@click.option(
-    "--device",
-    type=click.Choice(("auto", "cpu", "cuda")),
-    default="auto",
-    show_default=True,
-    help="Where to run speech recognition (auto is decided on the driver).",
-)
-@click.option(
-    "--compute-type",
-    default="default",
-    show_default=True,
-    help="CTranslate2 compute type; default is int8 on CPU, float16 on CUDA.",
-)
-@click.option(
-    "--language",
-    default="zh",
-    show_default=True,
-    help="Spoken language code, or 'auto' to detect it.",
-)
-@click.option(
-    "--beam-size",
-    type=click.IntRange(1, 20),
-    default=5,
-    show_default=True,
-    help="Beam size for decoding.",
-)
-@click.option(
-    "--batch-size",
-    type=click.IntRange(1, 64),
-    default=8,
-    show_default=True,
-    help="Speech chunks decoded together, as in `auditor audit`; 1 decodes one after another.",
-)
-@click.option(
-    "--audio-stream",
-    type=click.IntRange(0),
-    default=0,
-    show_default=True,
-    help="Which audio stream to transcribe (0 = first).",
-)
+@asr_options
 @click.option(
     "--ffmpeg-timeout",
     type=click.FloatRange(0),

@@ -17,7 +17,7 @@ from tests.conftest import ROOT
 
 PACKAGE = ROOT / "auditor"
 # The CLI modules are the only place that talks to the terminal and chooses exit codes.
-CLI_MODULES = {"cli.py", "cli_batch.py", "cli_report.py", "__main__.py"}
+CLI_MODULES = {"cli.py", "cli_batch.py", "cli_report.py", "cli_options.py", "__main__.py"}
 
 
 def _commands(command: click.Command, path: str) -> list[tuple[str, click.Command]]:
