@@ -14,7 +14,6 @@ the database has a single writer. Executors:
 from __future__ import annotations
 
 import dataclasses
-import hashlib
 import json
 import logging
 import multiprocessing
@@ -30,7 +29,7 @@ from pathlib import Path
 from typing import Any, Protocol
 
 from auditor.asr import pick_compute_type, pick_device
-from auditor.audit import AuditOptions, Auditor, AuditResult, scan_transcript
+from auditor.audit import AuditOptions, Auditor, AuditResult, scan_transcript, sha256_file
 from auditor.errors import AuditorError, InputError, MediaToolError, ModelError
 from auditor.findings import Finding
 from auditor.lexicon import Lexicon
@@ -148,14 +147,6 @@ def discover(
     return Discovery(tuple(found), tuple(problems), tuple(notes))
 
 
-def sha256_stream(path: str) -> str:
-    digest = hashlib.sha256()
-    with open(path, "rb") as handle:
-        while chunk := handle.read(1 << 20):
-            digest.update(chunk)
-    return digest.hexdigest()
-
-
 @dataclass(frozen=True)
 class Identity:
     path: str
@@ -171,7 +162,7 @@ def identify(store: Store, path: str, rehash: bool = False) -> Identity:
             raise InputError(db_text(path), "not a regular file (FIFO, device or socket)")
         key = db_text(path)
         cached = None if rehash else store.cached_sha256(key, st.st_size, st.st_mtime_ns, st.st_ino)
-        digest = cached or sha256_stream(path)
+        digest = cached or sha256_file(path)
     except OSError as exc:
         raise InputError(db_text(path), exc.strerror or str(exc)) from exc
     if cached is None:
