@@ -8,7 +8,7 @@ import logging
 import os
 import sys
 from collections.abc import Callable, Sequence
-from typing import Any, TextIO
+from typing import TYPE_CHECKING, Any, TextIO
 
 import click
 
@@ -17,6 +17,9 @@ from auditor.cli_options import asr_options
 from auditor.errors import AuditorError, InputError, LexiconError
 from auditor.findings import FAIL_ON_CHOICES, fails
 from auditor.lexicon import PRODUCT_CATEGORIES
+
+if TYPE_CHECKING:
+    from auditor.asr import AsrOptions
 
 EXIT_OK = 0
 EXIT_FINDINGS = 1
@@ -193,12 +196,7 @@ def audit(
     paths: Sequence[str],
     fmt: str | None,
     output: str | None,
-    model: str,
-    device: str,
-    compute_type: str,
-    language: str,
-    beam_size: int,
-    batch_size: int,
+    asr: AsrOptions,
     audio_stream: int,
     ffmpeg_timeout: float,
     lexicons: Sequence[str],
@@ -213,7 +211,6 @@ def audit(
     Exit status: 0 nothing at or above --fail-on, 1 something found, 2 bad input or usage,
     4 model or ffmpeg unavailable.
     """
-    from auditor.asr import AsrOptions
     from auditor.audit import AuditOptions, Auditor, AuditResult
     from auditor.report import render_audit
 
@@ -223,14 +220,7 @@ def audit(
 
     def body() -> int:
         options = AuditOptions(
-            asr=AsrOptions(
-                model=model,
-                device=device,
-                compute_type=compute_type,
-                language=language,
-                beam_size=beam_size,
-                batch_size=batch_size,
-            ),
+            asr=asr,
             audio_stream=audio_stream,
             lexicons=tuple(lexicons),
             product_category=product_category,

@@ -17,6 +17,7 @@ from auditor.errors import InputError
 from auditor.lexicon import PRODUCT_CATEGORIES
 
 if TYPE_CHECKING:
+    from auditor.asr import AsrOptions
     from auditor.batch import BatchEvent, BatchProgress
     from auditor.store import Store
 
@@ -182,12 +183,7 @@ def batch(
     ray_address: str | None,
     retry_failed: bool,
     rehash: bool,
-    model: str,
-    device: str,
-    compute_type: str,
-    language: str,
-    beam_size: int,
-    batch_size: int,
+    asr: AsrOptions,
     audio_stream: int,
     ffmpeg_timeout: float,
     lexicons: Sequence[str],
@@ -201,7 +197,6 @@ def batch(
     0 every file done, 3 some failed (see `auditor status`), 2 usage, 4 model or ffmpeg
     unavailable.
     """
-    from auditor.asr import AsrOptions
     from auditor.audit import AuditOptions
     from auditor.batch import DEFAULT_EXTENSIONS, BatchConfig, run_batch
     from auditor.cli import EXIT_OK, _run, _status
@@ -219,14 +214,7 @@ def batch(
     def body() -> int:
         load_lexicon(lexicons)  # a broken lexicon fails before any audio is touched
         options = AuditOptions(
-            asr=AsrOptions(
-                model=model,
-                device=device,
-                compute_type=compute_type,
-                language=language,
-                beam_size=beam_size,
-                batch_size=batch_size,
-            ),
+            asr=asr,
             audio_stream=audio_stream,
             ffmpeg_timeout=ffmpeg_timeout or None,
             lexicons=tuple(lexicons),

@@ -3,12 +3,13 @@ cannot drift apart."""
 
 from __future__ import annotations
 
+import functools
 from collections.abc import Callable
-from typing import TypeVar
+from typing import Any, TypeVar
 
 import click
 
-F = TypeVar("F", bound=Callable[..., object])
+R = TypeVar("R")
 
 _ASR_OPTIONS = (
     click.option(
@@ -62,8 +63,21 @@ _ASR_OPTIONS = (
 )
 
 
-def asr_options(command: F) -> F:
-    """Add the speech-recognition options, in their usual order."""
+_ASR_FIELDS = ("model", "device", "compute_type", "language", "beam_size", "batch_size")
+
+
+def asr_options(command: Callable[..., R]) -> Callable[..., R]:
+    """Add the speech-recognition options, and hand the command one `asr: AsrOptions` built from
+    them (plus `audio_stream`), so each command does not map the options again."""
+
+    @functools.wraps(command)
+    def with_asr(*args: Any, **kwargs: Any) -> R:
+        from auditor.asr import AsrOptions  # heavy imports only when a command runs
+
+        kwargs["asr"] = AsrOptions(**{name: kwargs.pop(name) for name in _ASR_FIELDS})
+        return command(*args, **kwargs)
+
+    decorated: Callable[..., R] = with_asr
     for option in reversed(_ASR_OPTIONS):
-        command = option(command)
-    return command
+        decorated = option(decorated)
+    return decorated
