@@ -31,9 +31,6 @@ log = logging.getLogger("auditor")
 
 TranscribeProgress = Callable[[float, float], None]  # (seconds done, seconds in all)
 
-# Kept for callers of the first version; the guards live in auditor.guards.
-HALLUCINATION_MARKERS = guards.CREDIT_MARKERS
-
 DEFAULT_BATCH_SIZE = 8  # measured on 2 CPU cores (scripts/bench.py); 16 is no faster there
 
 
@@ -254,7 +251,3 @@ class Transcriber:
                 continue
             out.append(Segment(sentence[0].start, sentence[-1].end, text, tuple(sentence)))
         return out
-
-
-def is_hallucination(text: str) -> bool:
-    return guards.hallucination_reason(text) is not None
