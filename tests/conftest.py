@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import os
+import sqlite3
 import subprocess
 import sys
 from pathlib import Path
@@ -65,3 +66,32 @@ def demo_report(tmp_path_factory: pytest.TempPathFactory) -> dict[str, Any]:
 def demo_key() -> dict[str, Any]:
     key: dict[str, Any] = json.loads(DEMO_KEY.read_text(encoding="utf-8"))
     return key
+
+
+def db_rows(db: Path, sql: str) -> list[tuple[object, ...]]:
+    """Rows of a query on a batch database, read with plain sqlite3 as an outsider would."""
+    con = sqlite3.connect(db)
+    try:
+        return list(con.execute(sql))
+    finally:
+        con.close()
+
+
+def child_pids(pid: int, recursive: bool = False) -> list[int]:
+    """Processes whose parent is `pid`, or every process below it when `recursive` (Linux /proc)."""
+    parents: dict[int, int] = {}
+    for entry in Path("/proc").iterdir():
+        if entry.name.isdigit():
+            try:
+                stat = (entry / "stat").read_text()
+            except OSError:
+                continue
+            parents[int(entry.name)] = int(stat.rsplit(")", 1)[1].split()[1])
+    found: list[int] = []
+    frontier = [pid]
+    while frontier:
+        frontier = [child for child, parent in parents.items() if parent in frontier]
+        found.extend(frontier)
+        if not recursive:
+            break
+    return found

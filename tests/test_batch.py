@@ -20,7 +20,7 @@ from pathlib import Path
 import click
 import pytest
 
-from tests.conftest import DATA, DEMO, ROOT, run_cli
+from tests.conftest import DATA, DEMO, ROOT, child_pids, db_rows, run_cli
 
 
 def _ffmpeg(ffmpeg_bin: str, *args: str) -> None:
@@ -49,32 +49,10 @@ def media(tmp_path_factory: pytest.TempPathFactory, ffmpeg_bin: str) -> Path:
     return root
 
 
-def _rows(db: Path, sql: str) -> list[tuple[object, ...]]:
-    con = sqlite3.connect(db)
-    try:
-        return list(con.execute(sql))
-    finally:
-        con.close()
-
-
 def _summary(stderr: str) -> dict[str, int]:
     line = [x for x in stderr.splitlines() if " audited, " in x][-1]
     names = ("audited", "failed", "already done", "failed before")
     return {name: int(re.findall(rf"(\d+) {name}(?:,|;)", line)[0]) for name in names}
-
-
-def _children(pid: int) -> list[int]:
-    """Processes whose parent is `pid` (Linux /proc)."""
-    found = []
-    for entry in Path("/proc").iterdir():
-        if entry.name.isdigit():
-            try:
-                stat = (entry / "stat").read_text()
-            except OSError:
-                continue
-            if int(stat.rsplit(")", 1)[1].split()[1]) == pid:
-                found.append(int(entry.name))
-    return found
 
 
 def _wait_gone(pids: list[int], seconds: float) -> list[int]:
@@ -109,20 +87,22 @@ def killed_and_resumed(media: Path, tmp_path_factory: pytest.TempPathFactory) ->
     while time.monotonic() < deadline and process.poll() is None:
         if db.exists():
             try:
-                done_at_kill = _rows(db, "SELECT COUNT(*) FROM audits WHERE status = 'done'")[0][0]
+                done_at_kill = db_rows(db, "SELECT COUNT(*) FROM audits WHERE status = 'done'")[0][
+                    0
+                ]
             except sqlite3.OperationalError:  # the schema is being created
                 done_at_kill = 0
             if done_at_kill:
                 break
         time.sleep(0.05)
     assert process.poll() is None, "the batch ended before it could be killed"
-    workers = _children(process.pid)
+    workers = child_pids(process.pid)
     process.send_signal(signal.SIGKILL)
     process.wait(timeout=30)
     orphans_left = _wait_gone(workers, 15.0)
-    integrity_after_kill = _rows(db, "PRAGMA integrity_check")[0][0]
-    counts = dict(_rows(db, "SELECT status, COUNT(*) FROM audits GROUP BY status"))
-    half_done = _rows(
+    integrity_after_kill = db_rows(db, "PRAGMA integrity_check")[0][0]
+    counts = dict(db_rows(db, "SELECT status, COUNT(*) FROM audits GROUP BY status"))
+    half_done = db_rows(
         db, "SELECT COUNT(*) FROM audits WHERE status = 'done' AND transcript IS NULL"
     )[0][0]
     second = run_cli("batch", str(media), "--db", str(db))
@@ -149,8 +129,10 @@ def test_a_killed_batch_resumes_and_audits_every_file_exactly_once(
     second = killed_and_resumed["second"]
     assert isinstance(second, subprocess.CompletedProcess)
     assert second.returncode == 3, second.stderr  # the broken file failed; everything else done
-    assert _rows(db, "PRAGMA integrity_check") == [("ok",)]
-    rows = _rows(db, "SELECT source_path, status, cause, attempts FROM audits ORDER BY source_path")
+    assert db_rows(db, "PRAGMA integrity_check") == [("ok",)]
+    rows = db_rows(
+        db, "SELECT source_path, status, cause, attempts FROM audits ORDER BY source_path"
+    )
     by_name = {Path(str(r[0])).name: r for r in rows}
     # four distinct contents: the renamed copy is the same content as claims.mp4
     assert set(by_name) == {"claims.mp4", "talk.m4a", "talk2.wav", "broken.mp4"}
@@ -165,13 +147,13 @@ def test_a_killed_batch_resumes_and_audits_every_file_exactly_once(
     assert summary["already done"] == counts.get("done", 0)
     assert summary["failed before"] == counts.get("failed", 0)
     assert sum(summary.values()) == 4, second.stderr
-    duplicates = _rows(
+    duplicates = db_rows(
         db,
         'SELECT audit_id, lexicon_version, rule, start, "end", COUNT(*) FROM findings '
         'GROUP BY audit_id, lexicon_version, rule, start, "end" HAVING COUNT(*) > 1',
     )
     assert duplicates == []
-    [(paths_of_claims,)] = _rows(
+    [(paths_of_claims,)] = db_rows(
         db,
         "SELECT COUNT(*) FROM paths WHERE sha256 = "
         "(SELECT sha256 FROM audits WHERE source_path LIKE '%claims.mp4')",
@@ -202,7 +184,7 @@ def test_a_third_run_transcribes_nothing_and_is_fast(
     assert retried.returncode == 3 and _summary(retried.stderr)["failed"] == 1
 
 
-def test_findings_rows_are_the_audit_commands_rows(
+def test_findings_rows_are_the_audit_commandsdb_rows(
     killed_and_resumed: dict[str, object], media: Path
 ) -> None:
     db = str(killed_and_resumed["db"])
@@ -271,7 +253,7 @@ def test_changed_content_is_redone_and_a_manifest_works(tmp_path: Path, ffmpeg_b
     second = run_cli("batch", str(clip), "--db", db)
     assert second.returncode == 0, second.stderr
     assert _summary(second.stderr)["audited"] == 1
-    assert _rows(Path(db), "SELECT COUNT(*) FROM audits WHERE status = 'done'") == [(2,)]
+    assert db_rows(Path(db), "SELECT COUNT(*) FROM audits WHERE status = 'done'") == [(2,)]
 
 
 def test_two_runs_at_once_share_the_work(media: Path, tmp_path: Path) -> None:
@@ -292,7 +274,7 @@ def test_two_runs_at_once_share_the_work(media: Path, tmp_path: Path) -> None:
         assert code == 0, stderr
     audited = sum(_summary(stderr)["audited"] for _, stderr in results)
     assert audited == 3  # claims.mp4, talk2.wav, talk.m4a: each by one run only
-    assert _rows(Path(db), "PRAGMA integrity_check") == [("ok",)]
+    assert db_rows(Path(db), "PRAGMA integrity_check") == [("ok",)]
 
 
 def test_usage_errors_exit_2(tmp_path: Path) -> None:

@@ -12,7 +12,6 @@ import json
 import os
 import shutil
 import signal
-import sqlite3
 import subprocess
 import sys
 import time
@@ -21,7 +20,7 @@ from pathlib import Path
 
 import pytest
 
-from tests.conftest import DATA, ROOT, run_cli
+from tests.conftest import DATA, ROOT, db_rows, run_cli
 
 CLIPS = DATA / "clips"
 TALK = CLIPS / "d05.wav"
@@ -79,22 +78,6 @@ def test_sigkill_during_audit_leaves_the_old_report_or_the_complete_new_one(
     print("kills left:", seen)
 
 
-def _integrity(db: Path) -> str:
-    con = sqlite3.connect(db)
-    try:
-        return str(con.execute("PRAGMA integrity_check").fetchone()[0])
-    finally:
-        con.close()
-
-
-def _rows(db: Path, sql: str) -> list[tuple[object, ...]]:
-    con = sqlite3.connect(db)
-    try:
-        return list(con.execute(sql))
-    finally:
-        con.close()
-
-
 def test_sigkill_during_batch_at_many_moments_keeps_the_database_sound(tmp_path: Path) -> None:
     archive = tmp_path / "archive"
     archive.mkdir()
@@ -105,14 +88,14 @@ def test_sigkill_during_batch_at_many_moments_keeps_the_database_sound(tmp_path:
     for delay in (0.5, 1.5, 3.0, 4.5, 6.0):
         _kill_after(args, delay)
         if db.exists():
-            assert _integrity(db) == "ok", delay
+            assert db_rows(db, "PRAGMA integrity_check") == [("ok",)], delay
             half_done = "SELECT COUNT(*) FROM audits WHERE status = 'done' AND transcript IS NULL"
-            assert _rows(db, half_done) == [(0,)], delay
+            assert db_rows(db, half_done) == [(0,)], delay
     final = run_cli("batch", str(archive), "--db", str(db))
     assert final.returncode == 0, final.stderr
-    assert _integrity(db) == "ok"
-    assert _rows(db, "SELECT status, COUNT(*) FROM audits GROUP BY status") == [("done", 3)]
-    duplicates = _rows(
+    assert db_rows(db, "PRAGMA integrity_check") == [("ok",)]
+    assert db_rows(db, "SELECT status, COUNT(*) FROM audits GROUP BY status") == [("done", 3)]
+    duplicates = db_rows(
         db,
         'SELECT audit_id, lexicon_version, rule, start, "end" FROM findings '
         'GROUP BY audit_id, lexicon_version, rule, start, "end" HAVING COUNT(*) > 1',
@@ -178,7 +161,7 @@ def test_a_report_on_a_full_disk_is_a_clear_error_and_the_old_one_stays(small_di
 # No room at all: the database cannot even be opened (WAL needs its shared-memory file). 64 KiB:
 # it opens, and a write fails at commit.
 @pytest.mark.parametrize("room_kib", [0, 64])
-def test_a_database_on_a_full_disk_is_a_clear_error_and_keeps_its_rows(
+def test_a_database_on_a_full_disk_is_a_clear_error_and_keeps_itsdb_rows(
     small_disk: Path, room_kib: int
 ) -> None:
     db = small_disk / "audits.db"
@@ -192,8 +175,8 @@ def test_a_database_on_a_full_disk_is_a_clear_error_and_keeps_its_rows(
     assert last.endswith("(no space left on the device)"), second.stderr
     assert "Traceback" not in second.stderr
     filler.unlink()  # room for SQLite's shared-memory file, to read what is there
-    assert _integrity(db) == "ok"
-    rows = _rows(db, "SELECT source_path, status, transcript IS NOT NULL FROM audits")
+    assert db_rows(db, "PRAGMA integrity_check") == [("ok",)]
+    rows = db_rows(db, "SELECT source_path, status, transcript IS NOT NULL FROM audits")
     done = [(Path(str(p)).name, s, t) for p, s, t in rows if s == "done"]
     assert done == [("d10.wav", "done", 1)]
     status = run_cli("status", "--db", str(db), "--format", "json")

@@ -19,7 +19,7 @@ from pathlib import Path
 
 import pytest
 
-from tests.conftest import DATA, DEMO, ROOT
+from tests.conftest import DATA, DEMO, ROOT, child_pids
 
 TALK = DATA / "clips" / "d05.wav"  # clean talk: no findings
 # Root reads a chmod 000 file; without the capabilities that let it, it cannot.
@@ -201,24 +201,6 @@ def test_a_playlist_is_refused_before_anything_opens_what_it_points_at(
     assert shown(playlist) in line and b"a playlist that points at other files" in line
 
 
-def _descendants(pid: int) -> list[int]:
-    """Every process below `pid` (Linux /proc)."""
-    parents: dict[int, int] = {}
-    for entry in Path("/proc").iterdir():
-        if entry.name.isdigit():
-            try:
-                stat = (entry / "stat").read_text()
-            except OSError:
-                continue
-            parents[int(entry.name)] = int(stat.rsplit(")", 1)[1].split()[1])
-    found, frontier = [], [pid]
-    while frontier:
-        children = [c for c, p in parents.items() if p in frontier]
-        found.extend(children)
-        frontier = children
-    return found
-
-
 def _run_with_a_hung_ffmpeg(
     args: list[str | bytes | Path], victim: str
 ) -> tuple[subprocess.CompletedProcess[bytes], float]:
@@ -234,7 +216,7 @@ def _run_with_a_hung_ffmpeg(
     try:
         deadline = time.monotonic() + 120
         while stopped is None and process.poll() is None and time.monotonic() < deadline:
-            for pid in _descendants(process.pid):
+            for pid in child_pids(process.pid, recursive=True):
                 try:
                     argv = Path(f"/proc/{pid}/cmdline").read_bytes().split(b"\0")
                 except OSError:
