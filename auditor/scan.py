@@ -14,11 +14,14 @@ from __future__ import annotations
 
 import bisect
 import logging
+import re
 from collections.abc import Sequence
 from dataclasses import dataclass
 from functools import lru_cache
 from typing import Any
 
+from auditor import segment
+from auditor.anchors import required_literals
 from auditor.lexicon import Exemption, Lexicon, Rule
 from auditor.normalize import Normalized, normalize, normalize_term
 from auditor.phonetic import is_cjk, sound_keys, term_sound_keys
@@ -61,29 +64,25 @@ class _Term:
     key: str  # normalised term
 
 
+@dataclass(frozen=True)
+class _Anchor:
+    pattern: int  # index into Scanner._regexes: that pattern can only match where this is
+
+
 # A lexicon term inside a word this long is part of an idiom that makes the claim (活血化瘀).
 IDIOM_LENGTH = 4
 
 
 @lru_cache(maxsize=4)
-def _tokenizer(terms: frozenset[str]) -> tuple[Any, Any]:
+def _tokenizer(terms: frozenset[str], tags: frozenset[str]) -> tuple[Any, dict[str, str]]:
     """A private jieba tokenizer that knows the lexicon's terms as words, and POS tags.
 
     Without HMM (which invents words such as 会押题) and with the terms in its dictionary, jieba
-    splits 能溶脂 as 能 / 溶脂 but keeps 打包 / 过程 and 招财猫 whole.
+    splits 能溶脂 as 能 / 溶脂 but keeps 打包 / 过程 and 招财猫 whole. Part-of-speech tags come
+    from jieba's own tag table; both load from a cache (auditor.segment).
     """
-    import jieba
-    import jieba.posseg
-
-    jieba.setLogLevel(logging.WARNING)
-    tokenizer = jieba.Tokenizer()
-    tokenizer.initialize()
-    for term in terms:
-        tokenizer.add_word(term, freq=max(tokenizer.FREQ.get(term, 0), 500))
-    # Part-of-speech tags come from jieba's own tag table (the tagger it builds on import), not a
-    # second tagger: loading the table costs most of a second.
-    tags: dict[str, str] = jieba.posseg.dt.word_tag_tab
-    return tokenizer, tags
+    dictionary = segment.load_dictionary(tags)
+    return segment.tokenizer(dictionary, terms), dictionary.tags
 
 
 class Scanner:
@@ -94,8 +93,9 @@ class Scanner:
         self.product = product
         rules = [r for r in lexicon.rules if r.products is None or product in r.products]
         self._rules = rules
+        self._severity = {rule.id: rule.severity_for(product) for rule in rules}
         self._automaton = ahocorasick.Automaton()
-        entries: dict[str, list[_Term | tuple[Exemption, int]]] = {}
+        entries: dict[str, list[_Term | tuple[Exemption, int] | _Anchor]] = {}
         sounds: dict[str, list[_Term]] = {}
         for rule in rules:
             for term in rule.terms:
@@ -107,6 +107,17 @@ class Scanner:
         for exemption in lexicon.exemptions:
             for phrase in exemption.phrases:
                 entries.setdefault(phrase, []).append((exemption, len(phrase)))
+        # Patterns run only on the lines holding one of their literals (auditor.anchors), found
+        # in the same automaton pass as the terms; a pattern without one runs over all the text.
+        self._regexes = [(rule, pattern) for rule in rules for pattern in rule.patterns]
+        self._unanchored: list[int] = []
+        for index, (_, pattern) in enumerate(self._regexes):
+            literals = required_literals(pattern)
+            if literals is None:
+                self._unanchored.append(index)
+                continue
+            for literal in literals:
+                entries.setdefault(normalize_term(literal), []).append(_Anchor(index))
         for key, value in entries.items():
             self._automaton.add_word(key, value)
         self._automaton.make_automaton()
@@ -116,10 +127,11 @@ class Scanner:
         self._has_sounds = bool(sounds)
         if self._has_sounds:
             self._sound_automaton.make_automaton()
-        self._pattern_rules = [r for r in rules if r.patterns]
         self._word_rules = [r for r in rules if r.word is not None]
         self._contextual = [e for e in lexicon.exemptions if e.kind != "phrase"]
-        self._contextual_cache: dict[tuple[str, str | None], list[Exemption]] = {}
+        self._contextual_cache: dict[tuple[str, str | None], list[_ContextCheck]] = {}
+        # Part-of-speech tags that word rules look for: only those are loaded.
+        self._word_tags = frozenset(t for r in self._word_rules if r.word for t in r.word.pos)
         self._word_terms = frozenset(
             t.key
             for items in entries.values()
@@ -131,8 +143,8 @@ class Scanner:
         """Claims in `text`. `probabilities`, one per character of `text` when it comes from
         speech recognition, is how sure the recogniser was of the word holding each character."""
         norm = normalize(text)
-        candidates, phrases = self._terms(text, norm)
-        candidates += self._patterns(text, norm)
+        candidates, phrases, anchored = self._terms(text, norm)
+        candidates += self._patterns(text, norm, anchored)
         candidates += self._words(text, norm, candidates)
         simplified = norm.simplified
         candidates = [m for m in candidates if not self._inside_longer_word(m, simplified)]
@@ -158,18 +170,22 @@ class Scanner:
         if kind is None:
             written = text[start:end]
             kind = "exact" if written in (term, norm.text[n_start:n_end]) else "variant"
-        return Match(
-            rule, term, start, end, n_start, n_end, kind, rule.severity_for(self.product), support
-        )
+        return Match(rule, term, start, end, n_start, n_end, kind, self._severity[rule.id], support)
 
     def _terms(
         self, text: str, norm: Normalized
-    ) -> tuple[list[Match], list[tuple[int, int, Exemption]]]:
+    ) -> tuple[list[Match], _Phrases, dict[int, set[int]]]:
+        """Term matches, exemption phrases, and for each anchored pattern the lines (by their
+        start in the normalised text) where one of its literals was found."""
         found: list[Match] = []
         phrases: list[tuple[int, int, Exemption]] = []
+        anchored: dict[int, set[int]] = {}
         for end_index, items in self._automaton.iter(norm.text):
             for item in items:
-                if isinstance(item, tuple):
+                if isinstance(item, _Anchor):
+                    line = norm.text.rfind("\n", 0, end_index) + 1
+                    anchored.setdefault(item.pattern, set()).add(line)
+                elif isinstance(item, tuple):
                     exemption, length = item
                     phrases.append((end_index + 1 - length, end_index + 1, exemption))
                 else:
@@ -178,14 +194,21 @@ class Scanner:
                         self._match(text, norm, item.rule, item.term, n_start, end_index + 1)
                     )
         phrases.sort(key=lambda p: p[0])
-        return found, phrases
+        return found, _Phrases(phrases, [p[0] for p in phrases]), anchored
 
-    def _patterns(self, text: str, norm: Normalized) -> list[Match]:
+    def _patterns(self, text: str, norm: Normalized, anchored: dict[int, set[int]]) -> list[Match]:
+        spans: list[tuple[int, re.Match[str]]] = []
+        for index in self._unanchored:
+            spans += ((index, m) for m in self._regexes[index][1].finditer(norm.text))
+        for index, lines in anchored.items():
+            pattern = self._regexes[index][1]
+            for line in lines:
+                end = norm.text.find("\n", line)
+                end = len(norm.text) if end < 0 else end
+                spans += ((index, m) for m in pattern.finditer(norm.text, line, end))
         return [
-            self._match(text, norm, rule, None, m.start(), m.end())
-            for rule in self._pattern_rules
-            for pattern in rule.patterns
-            for m in pattern.finditer(norm.text)
+            self._match(text, norm, self._regexes[index][0], None, m.start(), m.end())
+            for index, m in spans
             if m.end() > m.start()
         ]
 
@@ -217,11 +240,11 @@ class Scanner:
         line_end = len(text) if line_end < 0 else line_end
         left = max(line_start, source_at - 5)
         window = norm.simplified[left : min(line_end, source_at + 8)]
-        tokenizer, tags = _tokenizer(self._word_terms)
+        tokenizer, tags = _tokenizer(self._word_terms, self._word_tags)
         tokens = []
         offset = left
         for word in tokenizer.cut(window, HMM=False):
-            tokens.append((offset, offset + len(word), word, tags.get(word, "x")))
+            tokens.append((offset, offset + len(word), word, tags.get(word, "")))
             offset += len(word)
         for index, (a, b, word, flag) in enumerate(tokens):
             if not a <= source_at < b:
@@ -323,7 +346,7 @@ class Scanner:
             return False
         if match.rule.word is not None:
             return False  # word rules were cut by jieba already
-        tokenizer = _tokenizer(self._word_terms)[0]
+        tokenizer = _tokenizer(self._word_terms, self._word_tags)[0]
         if not _word_may_hold(tokenizer.FREQ, simplified, match.start, match.end):
             return False
         left = max(0, match.start - 5)
@@ -340,45 +363,78 @@ class Scanner:
                 return True
         return False
 
-    def _contextual_for(self, category: str, term: str | None) -> list[Exemption]:
+    def _contextual_for(self, category: str, term: str | None) -> list[_ContextCheck]:
+        """The before/after exemptions for matches of this category and term, as few regular
+        expressions as possible: those with the same kind and window are joined into one
+        alternation, which matches exactly when one of them does."""
         key = (category, term)
         found = self._contextual_cache.get(key)
         if found is None:
-            found = [e for e in self._contextual if e.applies_to(category, term, self.product)]
+            groups: dict[tuple[str, int], list[re.Pattern[str]]] = {}
+            for e in self._contextual:
+                if e.applies_to(category, term, self.product):
+                    assert e.pattern is not None
+                    groups.setdefault((e.kind, e.window), []).append(e.pattern)
+            found = [
+                _ContextCheck(kind, window, pattern)
+                for (kind, window), patterns in groups.items()
+                for pattern in _joined(patterns)
+            ]
             self._contextual_cache[key] = found
         return found
 
-    def _exempt(
-        self, match: Match, norm_text: str, phrases: list[tuple[int, int, Exemption]]
-    ) -> bool:
+    def _exempt(self, match: Match, norm_text: str, phrases: _Phrases) -> bool:
         # Phrases are sorted by start; only those starting at most 16 characters before can hold
         # the match.
-        first = bisect.bisect_left(phrases, match.norm_start - 16, key=lambda p: p[0])
-        for a, b, exemption in phrases[first:]:
-            if a > match.norm_start:
-                break
+        first = bisect.bisect_left(phrases.starts, match.norm_start - 16)
+        last = bisect.bisect_right(phrases.starts, match.norm_start, lo=first)
+        for _, b, exemption in phrases.items[first:last]:
             if match.norm_end <= b and exemption.applies_to(
                 match.category, match.term, self.product
             ):
                 return True
-        for exemption in self._contextual_for(match.category, match.term):
-            assert exemption.pattern is not None
-            if exemption.kind == "before":
-                left = max(
-                    0,
-                    match.norm_start - exemption.window,
-                    norm_text.rfind("\n", 0, match.norm_start) + 1,
-                )
-                if exemption.pattern.search(norm_text[left : match.norm_start]):
+        checks = self._contextual_for(match.category, match.term)
+        if not checks:
+            return False
+        line_start = norm_text.rfind("\n", 0, match.norm_start) + 1
+        line_end = norm_text.find("\n", match.norm_end)
+        if line_end < 0:
+            line_end = len(norm_text)
+        for check in checks:
+            if check.kind == "before":
+                left = max(line_start, match.norm_start - check.window)
+                # Slices, not pos/endpos: the patterns anchor with ^ and $ on the window itself.
+                if check.pattern.search(norm_text[left : match.norm_start]):
                     return True
             else:
-                right = match.norm_end + exemption.window
-                stop = norm_text.find("\n", match.norm_end)
-                if stop >= 0:
-                    right = min(right, stop)
-                if exemption.pattern.match(norm_text[match.norm_end : right]):
+                right = min(line_end, match.norm_end + check.window)
+                if check.pattern.match(norm_text[match.norm_end : right]):
                     return True
         return False
+
+
+@dataclass(frozen=True)
+class _ContextCheck:
+    kind: str  # before | after
+    window: int
+    pattern: re.Pattern[str]
+
+
+@dataclass(frozen=True)
+class _Phrases:
+    """Exemption phrases found in a text, sorted by start, with their starts for bisect."""
+
+    items: list[tuple[int, int, Exemption]]
+    starts: list[int]
+
+
+def _joined(patterns: list[re.Pattern[str]]) -> list[re.Pattern[str]]:
+    if len(patterns) == 1:
+        return patterns
+    try:
+        return [re.compile("|".join(f"(?:{p.pattern})" for p in patterns), patterns[0].flags)]
+    except re.error:  # e.g. two patterns naming the same group: keep them apart
+        return patterns
 
 
 def _word_may_hold(freq: dict[str, int], text: str, start: int, end: int) -> bool:
@@ -386,13 +442,22 @@ def _word_may_hold(freq: dict[str, int], text: str, start: int, end: int) -> boo
 
     A cheap test with the dictionary alone, so that jieba runs only where it could matter.
     """
-    for a in range(max(0, start - IDIOM_LENGTH + 1), end):
-        for b in range(max(a + 2, start + 1), min(len(text), a + IDIOM_LENGTH - 1) + 1):
-            if (
-                a < start < b or a < end < b or (a <= start and end <= b and b - a > end - start)
-            ) and freq.get(text[a:b], 0) > 0:
-                return True
+    for a, b in _straddling_spans(end - start):
+        if start + a >= 0 and start + b <= len(text) and freq.get(text[start + a : start + b]):
+            return True
     return False
+
+
+@lru_cache(maxsize=8)
+def _straddling_spans(length: int) -> tuple[tuple[int, int], ...]:
+    """Spans, relative to a term of `length` characters at 0, of the words shorter than an
+    idiom that start or end inside the term, or hold it and more."""
+    return tuple(
+        (a, b)
+        for a in range(1 - IDIOM_LENGTH, length)
+        for b in range(max(a + 2, 1), a + IDIOM_LENGTH)
+        if a < 0 < b or a < length < b or (a <= 0 and length <= b and b - a > length)
+    )
 
 
 def _resolve_overlaps(matches: list[Match]) -> list[Match]:

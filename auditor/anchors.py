@@ -1,0 +1,145 @@
+"""Literals that every match of a regular expression must hold: cheap anchors for lexicon patterns.
+
+A pattern such as (原价|专柜价)...(现价|只要) cannot match a line holding neither 原价 nor 专柜价.
+The scanner finds such literals with its Aho-Corasick automaton (one pass for every term and every
+pattern) and runs each pattern only on the lines that hold one of its literals, instead of running
+thirty regular expressions over a year of transcripts. The literals are read from the parsed
+pattern, so lexicon authors keep writing plain regular expressions; a pattern with no usable
+literal is simply run over the whole text.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass
+from re import _constants as sre  # type: ignore[attr-defined]
+from re import _parser as sre_parse  # type: ignore[attr-defined]
+from typing import Any
+
+# Cross products of alternatives larger than this are not worth enumerating.
+MAX_LITERALS = 64
+# A one-character anchor would hit nearly every line.
+MIN_ANCHOR_LENGTH = 2
+
+_ZERO_WIDTH = {sre.AT, sre.ASSERT, sre.ASSERT_NOT}
+_REPEATS = {sre.MAX_REPEAT, sre.MIN_REPEAT, getattr(sre, "POSSESSIVE_REPEAT", sre.MAX_REPEAT)}
+
+
+@dataclass(frozen=True)
+class _Node:
+    exact: frozenset[str] | None = None  # every string the node can match, when few
+    needed: frozenset[str] | None = None  # every match holds one of these
+
+
+def required_literals(pattern: re.Pattern[str]) -> frozenset[str] | None:
+    """A set of literals one of which every match of `pattern` holds; None when there is none
+    worth using (a literal shorter than MIN_ANCHOR_LENGTH, or a pattern that ignores case)."""
+    if pattern.flags & re.IGNORECASE:
+        return None
+    try:
+        tree = sre_parse.parse(pattern.pattern, pattern.flags)
+    except (re.error, TypeError, ValueError, RecursionError):
+        return None
+    node = _sequence(list(tree))
+    best = node.needed if node.needed is not None else node.exact
+    if best is None or not _usable(best) or _shortest(best) < MIN_ANCHOR_LENGTH:
+        return None
+    return best
+
+
+def _usable(literals: frozenset[str] | None) -> bool:
+    return bool(literals) and "" not in literals  # type: ignore[operator]
+
+
+def _shortest(literals: Iterable[str]) -> int:
+    return min(len(s) for s in literals)
+
+
+def _better(a: frozenset[str] | None, b: frozenset[str]) -> bool:
+    """Whether `b` makes a more selective anchor than `a`: longer literals, then fewer."""
+    if a is None:
+        return True
+    return (_shortest(b), -len(b)) > (_shortest(a), -len(a))
+
+
+def _product(a: frozenset[str], b: frozenset[str]) -> frozenset[str] | None:
+    if len(a) * len(b) > MAX_LITERALS:
+        return None
+    return frozenset(x + y for x in a for y in b)
+
+
+def _sequence(items: Sequence[tuple[Any, Any]]) -> _Node:
+    best: frozenset[str] | None = None
+    run: frozenset[str] = frozenset({""})  # literals of the exact elements read so far
+    whole: frozenset[str] | None = frozenset({""})  # the exact set of the sequence, if any
+
+    def close(literals: frozenset[str]) -> None:
+        nonlocal best
+        if _usable(literals) and _better(best, literals):
+            best = literals
+
+    for op, av in items:
+        node = _node(op, av)
+        if node.exact is not None:
+            joined = _product(run, node.exact)
+            if joined is None:  # too many combinations: what we have is one candidate
+                close(run)
+                joined = node.exact
+            run = joined
+            whole = _product(whole, node.exact) if whole is not None else None
+        else:
+            close(run)
+            run = frozenset({""})
+            whole = None
+            if node.needed is not None:
+                close(node.needed)
+    close(run)
+    return _Node(exact=whole, needed=best)
+
+
+def _node(op: Any, av: Any) -> _Node:
+    if op is sre.LITERAL:
+        return _Node(exact=frozenset({chr(av)}))
+    if op in _ZERO_WIDTH:
+        return _Node(exact=frozenset({""}))
+    if op is sre.IN:
+        if all(kind is sre.LITERAL for kind, _ in av):
+            return _Node(exact=frozenset(chr(value) for _, value in av))
+        return _Node()
+    if op is sre.SUBPATTERN:
+        _, add_flags, _, body = av
+        if add_flags & sre.SRE_FLAG_IGNORECASE:
+            return _Node()
+        return _sequence(list(body))
+    if op is getattr(sre, "ATOMIC_GROUP", None):
+        return _sequence(list(av))
+    if op is sre.BRANCH:
+        return _branch([_sequence(list(alternative)) for alternative in av[1]])
+    if op in _REPEATS:
+        low, high, body = av
+        inner = _sequence(list(body))
+        if low == high == 1:
+            return inner
+        if low == 0 and high == 1 and inner.exact is not None:
+            return _Node(exact=inner.exact | {""})
+        if low >= 1:
+            return _Node(needed=inner.needed if inner.needed is not None else inner.exact)
+        return _Node()
+    return _Node()  # any character, a class, a back reference: no literal known
+
+
+def _branch(alternatives: list[_Node]) -> _Node:
+    exact: frozenset[str] | None = None
+    if all(a.exact is not None for a in alternatives):
+        union = frozenset().union(*(a.exact for a in alternatives if a.exact is not None))
+        exact = union if len(union) <= MAX_LITERALS else None
+    needed: frozenset[str] | None = frozenset()
+    for alternative in alternatives:
+        literals = alternative.needed if alternative.needed is not None else alternative.exact
+        if not _usable(literals) or needed is None:
+            needed = None
+            break
+        assert literals is not None
+        needed = needed | literals
+    return _Node(exact=exact, needed=needed if needed and len(needed) <= MAX_LITERALS else None)
