@@ -2,9 +2,7 @@
 
 from __future__ import annotations
 
-import bisect
-import dataclasses
-from dataclasses import asdict, dataclass
+from dataclasses import dataclass
 from typing import Any
 
 from auditor.scan import Match, Scanner
@@ -32,7 +30,7 @@ class Finding:
     match: str  # exact | variant | sound-alike
 
     def to_dict(self) -> dict[str, Any]:
-        out = asdict(self)
+        out = dict(self.__dict__)  # flat fields: no need for asdict's deep copy
         out["start"] = round(self.start, 2)
         out["end"] = round(self.end, 2)
         return out
@@ -54,7 +52,7 @@ class TextFinding:
     match: str
 
     def to_dict(self) -> dict[str, Any]:
-        return asdict(self)
+        return dict(self.__dict__)  # flat fields: no need for asdict's deep copy
 
 
 def confidence(kind: str, word_probability: float, context_support: bool = False) -> float:
@@ -97,35 +95,31 @@ def scan_lines(scanner: Scanner, text: str, first_line: int = 1) -> list[TextFin
     A newline survives normalisation as a hard boundary, so no claim spans two lines; scanning
     the whole text at once instead of line by line is what makes a rescan of a year fast.
     """
-    line_starts = [0]
-    position = text.find("\n")
-    while position >= 0:
-        line_starts.append(position + 1)
-        position = text.find("\n", position + 1)
     out: list[TextFinding] = []
+    line = first_line
+    line_start = 0  # offset of line `line` in text
+    # Matches come in order of start, so lines are counted forward once.
     for match in scanner.scan(text):
-        index = bisect.bisect_right(line_starts, match.start) - 1
-        offset = line_starts[index]
-        line_end = text.find("\n", offset)
-        line = text[offset : len(text) if line_end < 0 else line_end].rstrip("\r")
-        shifted = dataclasses.replace(match, start=match.start - offset, end=match.end - offset)
-        out.append(text_finding(first_line + index, line, shifted))
+        newlines = text.count("\n", line_start, match.start)
+        if newlines:
+            line += newlines
+            line_start = text.rfind("\n", line_start, match.start) + 1
+        rule = match.rule
+        out.append(
+            TextFinding(
+                line,
+                match.category,
+                rule.id,
+                rule.severity,
+                text[match.start : match.end],
+                match.term,
+                match.start - line_start,
+                match.end - line_start,
+                rule.legal_basis,
+                match.kind,
+            )
+        )
     return out
-
-
-def text_finding(line: int, text: str, match: Match) -> TextFinding:
-    return TextFinding(
-        line,
-        match.category,
-        match.rule.id,
-        match.rule.severity,
-        text[match.start : match.end],
-        match.term,
-        match.start,
-        match.end,
-        match.rule.legal_basis,
-        match.kind,
-    )
 
 
 def fails(severities: list[str], fail_on: str) -> bool:

@@ -112,8 +112,9 @@ def _text(codes: npt.NDArray[np.uint32]) -> str:
 
 _UNITS = "".join(_CN_UNITS)
 # A numeral run that needs parsing: it holds a unit (三百九十九 after digit folding: 3百9十9), or
-# follows 百分之. Plain digit runs need nothing.
-_NUMBER_RUN = re.compile(f"百分之[0-9{_UNITS}]+|[0-9]*[{_UNITS}][0-9{_UNITS}]*")
+# follows 百分之. Plain digit runs need nothing. 百分之百 ends its run: with the space between
+# gone, 百分之百 一个差评 must not read as 110% 个差评 (a hundred and ten is 百分之一百一十).
+_NUMBER_RUN = re.compile(f"百分之百|百分之[0-9{_UNITS}]+|[0-9]*[{_UNITS}][0-9{_UNITS}]*")
 
 
 @lru_cache(maxsize=4096)
@@ -174,30 +175,36 @@ def normalize(text: str) -> Normalized:
     ends = starts + 1
     # 2. Parse numeral runs with units (三百九十九 -> 399) in what is left, so that a run split by
     #    a space reads as one number and normalising twice changes nothing.
-    pieces: list[str] = []
-    new_starts: list[npt.NDArray[np.int64]] = []
-    new_ends: list[npt.NDArray[np.int64]] = []
-    done = 0
-    for token in _NUMBER_RUN.finditer(compact):
-        a, b = token.span()
+    runs: list[tuple[int, int, int]] = []  # (start, end, length written) in `compact`
+
+    def number(token: re.Match[str]) -> str:
         piece = token.group()
         percent = piece.startswith(_PERCENT_PREFIX)
         value = chinese_number_value(piece[3:] if percent else piece, bare_unit=percent)
         if value is None:
-            continue  # units alone are words (百货, 千万别): left as they are
+            return piece  # units alone are words (百货, 千万别): left as they are
         emitted = f"{value}%" if percent else str(value)
-        pieces += [compact[done:a], emitted]
-        new_starts += [starts[done:a], np.full(len(emitted), starts[a], dtype=np.int64)]
-        new_ends += [ends[done:a], np.full(len(emitted), ends[b - 1], dtype=np.int64)]
-        done = b
-    if done == 0:
+        runs.append((token.start(), token.end(), len(emitted)))
+        return emitted
+
+    text = _NUMBER_RUN.sub(number, compact)
+    if not runs:
         return Normalized(compact, starts, ends, simplified)
-    pieces.append(compact[done:])
-    new_starts.append(starts[done:])
-    new_ends.append(ends[done:])
-    return Normalized(
-        "".join(pieces), np.concatenate(new_starts), np.concatenate(new_ends), simplified
-    )
+    # Every character written for a run maps to the run's whole source span. Done with index
+    # arrays, not per run: a year of transcripts holds millions of prices.
+    first, last, length = (np.array(column, dtype=np.int64) for column in zip(*runs, strict=True))
+    copies = np.ones(len(compact), dtype=np.int64)
+    inside = np.zeros(len(compact) + 1, dtype=np.int64)
+    np.add.at(inside, first + 1, 1)
+    np.add.at(inside, last, -1)
+    copies[np.cumsum(inside[:-1]) > 0] = 0
+    copies[first] = length
+    last_of = np.arange(len(compact), dtype=np.int64)
+    last_of[first] = last - 1
+    new_starts = np.repeat(starts, copies)
+    new_ends = np.repeat(ends[last_of], copies)
+    assert new_starts.shape[0] == len(text)
+    return Normalized(text, new_starts, new_ends, simplified)
 
 
 @lru_cache(maxsize=65536)
