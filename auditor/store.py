@@ -25,7 +25,7 @@ import socket
 import sqlite3
 import time
 import uuid
-from collections.abc import Iterator, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass
 from datetime import UTC, datetime
@@ -191,16 +191,36 @@ class Store:
             self._db = sqlite3.connect(self.path, timeout=60.0, isolation_level=None)
             self._db.row_factory = sqlite3.Row
             self._db.execute("PRAGMA busy_timeout = 60000")
-            mode = self._db.execute("PRAGMA journal_mode = WAL").fetchone()[0]
-            if str(mode).lower() != "wal":
-                raise StoreError(self.path, f"cannot use WAL journal mode (got {mode})")
+            self._settle(self._use_wal)
             self._db.execute("PRAGMA synchronous = NORMAL")
             self._db.execute("PRAGMA foreign_keys = ON")
-            self._migrate()
+            self._settle(self._migrate)
         except sqlite3.OperationalError as exc:  # disk full, read-only, I/O: not the file's fault
             raise StoreError(self.path, f"cannot open it: {exc}{_space_note(self.path)}") from exc
         except sqlite3.DatabaseError as exc:
             raise InputError(self.path, f"not a usable SQLite database: {exc}") from exc
+
+    def _settle(self, step: Callable[[], None], patience: float = 60.0) -> None:
+        """Run an opening step again while another process holds the lock it needs.
+
+        Switching a new database to WAL, or creating its tables, while a second process opens it
+        too can fail at once with "database is locked" (SQLite does not wait there, to avoid a
+        deadlock): two nightly runs started together must both get in.
+        """
+        deadline = time.monotonic() + patience
+        while True:
+            try:
+                step()
+                return
+            except (sqlite3.OperationalError, StoreError) as exc:
+                if "locked" not in str(exc) or time.monotonic() > deadline:
+                    raise
+                time.sleep(0.05)
+
+    def _use_wal(self) -> None:
+        mode = self._db.execute("PRAGMA journal_mode = WAL").fetchone()[0]
+        if str(mode).lower() != "wal":
+            raise StoreError(self.path, f"cannot use WAL journal mode (got {mode})")
 
     def close(self) -> None:
         self._db.close()
@@ -251,6 +271,10 @@ class Store:
         if version == SCHEMA_VERSION:
             return
         with self.transaction() as db:
+            # Again inside the transaction: another process may have upgraded it meanwhile.
+            version = int(db.execute("PRAGMA user_version").fetchone()[0])
+            if version == SCHEMA_VERSION:
+                return
             if version == 1:  # the scan's product category, kept for rescan
                 db.execute(
                     "ALTER TABLE audits ADD COLUMN product_category TEXT NOT NULL DEFAULT 'general'"

@@ -67,3 +67,36 @@ def test_a_second_run_names_the_file_it_waits_for_and_audits_nothing(tmp_path: P
         assert con.execute("SELECT status, attempts FROM audits").fetchall() == [("done", 1)]
     finally:
         con.close()
+
+
+OPEN_AND_WRITE = """
+import sys
+from auditor.store import Store
+with Store(sys.argv[1]) as store:
+    store.record_path(sys.argv[2], "0" * 64, 1, 1, 1)
+"""
+
+
+def test_many_processes_opening_a_new_database_at_once_all_get_in(tmp_path: Path) -> None:
+    """Creating the schema and switching to WAL must not fail with 'database is locked' when
+    several runs start together on a database that does not exist yet."""
+    db = tmp_path / "new.db"
+    runs = [
+        subprocess.Popen(
+            [sys.executable, "-c", OPEN_AND_WRITE, str(db), f"/archive/{index}.mp4"],
+            cwd=ROOT,
+            stderr=subprocess.PIPE,
+            text=True,
+        )
+        for index in range(8)
+    ]
+    for run in runs:
+        assert run.wait(timeout=120) == 0, run.stderr.read() if run.stderr else ""
+        if run.stderr:
+            run.stderr.close()
+    con = sqlite3.connect(db)
+    try:
+        assert con.execute("SELECT COUNT(*) FROM paths").fetchone()[0] == 8
+        assert con.execute("PRAGMA integrity_check").fetchone()[0] == "ok"
+    finally:
+        con.close()
