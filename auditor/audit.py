@@ -5,8 +5,12 @@
 
 from __future__ import annotations
 
+import contextlib
 import hashlib
 import logging
+import os
+import sys
+import threading
 from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import asdict, dataclass, field
@@ -14,7 +18,7 @@ from datetime import UTC, datetime
 from typing import Any
 
 from auditor import __version__
-from auditor.asr import AsrOptions, TranscribeProgress, Transcriber
+from auditor.asr import AsrOptions, TranscribeProgress, Transcriber, packs_speech
 from auditor.errors import InputError
 from auditor.findings import Finding, finding_from_match
 from auditor.lexicon import Lexicon, load_lexicon
@@ -99,6 +103,14 @@ def sha256_file(path: str) -> str:
     return digest.hexdigest()
 
 
+def lower_thread_priority() -> None:
+    """Run the calling thread at the lowest CPU priority (Linux: niceness is per thread)."""
+    if not sys.platform.startswith("linux"):
+        return
+    with contextlib.suppress(OSError):  # not allowed or not supported: only slower
+        os.setpriority(os.PRIO_PROCESS, threading.get_native_id(), 19)
+
+
 def now() -> str:
     return datetime.now(UTC).isoformat(timespec="seconds")
 
@@ -118,10 +130,26 @@ class Auditor:
         status: Callable[[str], None] | None = None,
     ) -> None:
         self.options = options
-        self.lexicon = lexicon or load_lexicon(options.lexicons)
-        self.scanner = Scanner(self.lexicon, options.product_category)
+        self.lexicon = lexicon or load_lexicon(options.lexicons)  # a broken lexicon fails here
         self._status = status
         self._transcriber: Transcriber | None = None
+        self._scanner: Scanner | None = None
+        self._scanner_lock = threading.Lock()
+
+    @property
+    def scanner(self) -> Scanner:
+        """Built on first use: an audit builds it beside the transcription (see `audit`)."""
+        with self._scanner_lock:
+            if self._scanner is None:
+                self._scanner = Scanner(self.lexicon, self.options.product_category)
+            return self._scanner
+
+    def _warm_scanner(self) -> None:
+        # Build the scanner and load what its first scan needs (word dictionary, pinyin and
+        # folding tables: about half a second of CPU) at idle priority, so that it takes only
+        # the CPU time the transcription leaves unused instead of slowing it down.
+        lower_thread_priority()
+        self.scanner.scan("这款是全网最好的，最近老师会押题，药到病除")
 
     @property
     def transcriber(self) -> Transcriber:
@@ -145,16 +173,17 @@ class Auditor:
         # flat however long the recording is.
         with ThreadPoolExecutor(2, thread_name_prefix="auditor-side") as side:
             sha256 = side.submit(sha256_file, path)
-            # The scanner's word segmenter and pinyin tables load on first use (a second or
-            # two): warm them now, while the model loads, instead of after the transcription.
-            warm = side.submit(self.scanner.scan, "这款是全网最好的，最近老师会押题，药到病除")
             with stream_windows(
                 info,
                 self.options.audio_stream,
                 window_seconds=self.options.asr.window_seconds,
                 timeout=self.options.ffmpeg_timeout,
+                speech=packs_speech(self.options.asr),
             ) as windows:
                 transcriber = self.transcriber
+                # Only now: loading the model needs the interpreter (it would wait on a Python
+                # thread), while transcription runs in CTranslate2 without it.
+                warm = side.submit(self._warm_scanner)
                 transcript = transcriber.transcribe_windows(
                     windows, info.duration, progress=progress
                 )
