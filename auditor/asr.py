@@ -1,8 +1,8 @@
 """ASR stage: faster-whisper with word timestamps and VAD, output in simplified Chinese.
 
-Recordings arrive as windows of a few minutes (`auditor.windows`); each is transcribed with
-faster-whisper's batched pipeline (its Silero VAD cuts the speech into chunks decoded together)
-and its times are shifted by the window's offset. Whisper often writes Mandarin in traditional
+Recordings arrive as windows of a few minutes (`auditor.windows`). The speech found in them is
+packed into 30 s chunks across windows (`auditor.speech`), which faster-whisper's batched pipeline
+decodes together; times map back to the recording's. Whisper often writes Mandarin in traditional
 characters: each word is converted to simplified (OpenCC) on its own, so every character keeps
 the time of the word it belongs to. Text Whisper invents on music and silence is dropped
 (`auditor.guards`).
@@ -12,7 +12,8 @@ from __future__ import annotations
 
 import logging
 import os
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Iterable, Iterator
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from functools import lru_cache
 from typing import Any
@@ -24,6 +25,7 @@ from auditor import guards
 from auditor.errors import ModelError
 from auditor.media import SAMPLE_RATE
 from auditor.models import ResolvedModel
+from auditor.speech import Chunk, Piece, TimeMap, find_speech, pack
 from auditor.transcript import Segment, Transcript, Word
 from auditor.windows import DEFAULT_WINDOW_SECONDS, Window
 
@@ -106,6 +108,29 @@ def lexicon_hotwords(terms: Iterable[str], limit: int = 150) -> str:
     return " ".join(picked)
 
 
+MAX_WORKERS = 4
+
+
+def worker_layout(device: str, threads: int, batched: bool) -> tuple[int, int]:
+    """(workers, threads per worker) for CTranslate2 on `threads` cores.
+
+    Beam search over a few chunks keeps two threads of one worker only partly busy; two workers
+    of one thread each, decoding different chunks at once, transcribe the same text about a
+    quarter faster on 2 cores (scripts/bench.py). Above 4 cores the split is a guess. On a GPU,
+    and for sequential decoding, one worker.
+    """
+    if device != "cpu" or not batched or threads < 2:
+        return 1, max(1, threads)
+    workers = min(threads, MAX_WORKERS)
+    return workers, max(1, threads // workers)
+
+
+def packs_speech(options: AsrOptions) -> bool:
+    """Whether speech is found per window and packed into chunks decoded in batches (else each
+    window is decoded on its own, sequentially): batching needs the VAD to cut the chunks."""
+    return options.batch_size > 1 and options.vad
+
+
 @lru_cache(maxsize=1)
 def _malloc_trim() -> Callable[[int], int] | None:
     try:
@@ -138,21 +163,27 @@ class Transcriber:
         self.options = options
         self.device = pick_device(options.device)
         self.compute_type = pick_compute_type(self.device, options.compute_type)
-        threads = options.cpu_threads or usable_cpus()
+        self.workers, threads = worker_layout(
+            self.device, options.cpu_threads or usable_cpus(), packs_speech(options)
+        )
         try:
             self._model = WhisperModel(
-                model.path, device=self.device, compute_type=self.compute_type, cpu_threads=threads
+                model.path,
+                device=self.device,
+                compute_type=self.compute_type,
+                cpu_threads=threads,
+                num_workers=self.workers,
             )
         except (RuntimeError, ValueError, OSError) as exc:
             raise ModelError(
                 f"cannot load model {model.name} from {model.path} on "
                 f"{self.device}/{self.compute_type}: {exc}"
             ) from exc
-        # Batched decoding needs the VAD to cut the audio into chunks.
-        self._batched = (
-            BatchedInferencePipeline(self._model)
-            if options.batch_size > 1 and options.vad
-            else None
+        # One pipeline per worker: a pipeline keeps state between calls.
+        self._pipelines = (
+            [BatchedInferencePipeline(self._model) for _ in range(self.workers)]
+            if packs_speech(options)
+            else []
         )
 
     def transcribe(
@@ -174,65 +205,130 @@ class Transcriber:
         language = None if self.options.language == "auto" else self.options.language
         segments: list[Segment] = []
         end = 0.0
-        for window in windows:
-            end = window.offset + window.duration
-            total = max(duration or 0.0, end)
-            raw_segments, detected = self._run(window.samples, language)
-            for raw in raw_segments:
-                segments.extend(self._convert(raw, window))
-                if progress:
-                    progress(min(window.offset + float(raw.end), total), total)
-            language = language or detected
-            release_freed_memory()
+
+        def report(done: float) -> None:
             if progress:
-                progress(end, total)
+                progress(min(done, max(duration or 0.0, end)), max(duration or 0.0, end))
+
+        if not self._pipelines:
+            for window in windows:
+                end = window.offset + window.duration
+                raw_segments, detected = self._run(window.samples, language)
+                for raw in raw_segments:
+                    segments.extend(self._convert(raw, window.samples, _Shift(window.offset)))
+                    report(window.offset + float(raw.end))
+                language = language or detected
+                release_freed_memory()
+                report(end)
+            return Transcript(tuple(segments), language=language or "unknown", duration=end)
+
+        def speech() -> Iterator[list[Piece]]:
+            nonlocal end
+            for window in windows:
+                end = window.offset + window.duration
+                if window.speech is not None:
+                    yield list(window.speech)
+                else:
+                    yield find_speech(window.samples, window.offset)
+
+        for chunks in pack(speech(), group=self.options.batch_size * self.workers):
+            # Until the language is known (language "auto"), one worker decides it for all.
+            parts = _split(chunks, self.workers if language else 1)
+            for decoded in self._decode_parts(parts, language):
+                for raw in decoded.segments:
+                    segments.extend(self._convert(raw, decoded.audio, decoded.time_map))
+                    report(decoded.time_map(float(raw.end), is_end=True))
+                language = language or decoded.language
+            release_freed_memory()
+            report(end)
         return Transcript(tuple(segments), language=language or "unknown", duration=end)
 
-    def _run(self, samples: npt.NDArray[np.float32], language: str | None) -> tuple[Any, str]:
-        kwargs: dict[str, Any] = {
+    def _decode_parts(self, parts: list[list[Chunk]], language: str | None) -> list[_Decoded]:
+        """Each part decoded by its own worker, in parallel (CTranslate2 runs them at once)."""
+        if len(parts) <= 1:
+            return [self._decode(self._pipelines[0], part, language) for part in parts]
+        with ThreadPoolExecutor(len(parts), thread_name_prefix="auditor-asr") as pool:
+            return list(
+                pool.map(
+                    self._decode, self._pipelines[: len(parts)], parts, [language] * len(parts)
+                )
+            )
+
+    def _options(self, language: str | None) -> dict[str, Any]:
+        return {
             "language": language,
             "beam_size": self.options.beam_size,
             "word_timestamps": True,
-            "vad_filter": self.options.vad,
             "condition_on_previous_text": False,  # it feeds repetition loops on long streams
             "initial_prompt": self.options.initial_prompt,
             "hotwords": self.options.hotwords,
         }
-        if self._batched is not None:
-            raw, info = self._batched.transcribe(
-                samples, batch_size=self.options.batch_size, **kwargs
-            )
-        else:
-            raw, info = self._model.transcribe(samples, **kwargs)
+
+    def _run(self, samples: npt.NDArray[np.float32], language: str | None) -> tuple[Any, str]:
+        """Sequential decoding of one window (no batching), with or without VAD."""
+        raw, info = self._model.transcribe(
+            samples, vad_filter=self.options.vad, **self._options(language)
+        )
         return raw, str(info.language)
 
-    def _convert(self, raw: Any, window: Window) -> list[Segment]:
-        """One faster-whisper segment as sentences in the recording's times; guards applied."""
+    def _decode(self, pipeline: Any, chunks: list[Chunk], language: str | None) -> _Decoded:
+        """Batched decoding of chunks laid end to end, one clip per chunk."""
+        audio = np.concatenate([c.samples for c in chunks])
+        clips = []
+        at = 0
+        for chunk in chunks:
+            size = sum(p.samples.shape[0] for p in chunk.pieces)
+            clips.append({"start": at / SAMPLE_RATE, "end": (at + size) / SAMPLE_RATE})
+            at += size
+        # The pipeline keeps the last word's time between calls to shape the next call's first
+        # words; each call here starts again at 0.
+        pipeline.last_speech_timestamp = 0.0
+        raw, info = pipeline.transcribe(
+            audio,
+            clip_timestamps=clips,
+            vad_filter=False,
+            batch_size=self.options.batch_size,
+            **self._options(language),
+        )
+        return _Decoded(audio, TimeMap(chunks), list(raw), str(info.language))  # decodes here
+
+    def _convert(
+        self, raw: Any, heard: npt.NDArray[np.float32], to_recording: Callable[[float, bool], float]
+    ) -> list[Segment]:
+        """One faster-whisper segment as sentences in the recording's times; guards applied.
+
+        `heard` is the audio the times refer to; `to_recording` maps them to the recording's.
+        """
         check = self.options.guards
-        offset = window.offset
         if check and guards.is_silence(float(raw.no_speech_prob), float(raw.avg_logprob)):
             log.info(
                 "dropped text where Whisper hears no speech at %.1fs: %s",
-                offset + raw.start,
+                to_recording(float(raw.start), False),
                 raw.text,
             )
             return []
-        words = [
-            Word(
-                offset + float(w.start),
-                offset + float(w.end),
-                to_simplified(w.word).strip(),
-                float(w.probability),
-            )
+        heard_words = [
+            Word(float(w.start), float(w.end), to_simplified(w.word).strip(), float(w.probability))
             for w in (raw.words or ())
             if w.word.strip()
         ]
-        words = [guards.trim_to_sound(w, window.samples, offset, SAMPLE_RATE) for w in words]
+        # Trimmed on the audio that was heard, then placed in the recording.
+        words = [
+            _placed(guards.trim_to_sound(w, heard, 0.0, SAMPLE_RATE), to_recording)
+            for w in heard_words
+        ]
         if not words:
             text = to_simplified(raw.text).strip()
             if not text:
                 return []
-            words = [Word(offset + float(raw.start), offset + float(raw.end), text, 1.0)]
+            words = [
+                Word(
+                    to_recording(float(raw.start), False),
+                    to_recording(float(raw.end), True),
+                    text,
+                    1.0,
+                )
+            ]
         out: list[Segment] = []
         for sentence in guards.split_sentences(words):
             text = "".join(w.text for w in sentence)
@@ -251,3 +347,41 @@ class Transcriber:
                 continue
             out.append(Segment(sentence[0].start, sentence[-1].end, text, tuple(sentence)))
         return out
+
+
+@dataclass(frozen=True)
+class _Decoded:
+    audio: npt.NDArray[np.float32]  # what was heard: the chunks laid end to end
+    time_map: TimeMap
+    segments: list[Any]  # faster-whisper segments, times in `audio`
+    language: str
+
+
+def _split(chunks: list[Chunk], parts: int) -> list[list[Chunk]]:
+    """`chunks` in up to `parts` runs of about equal size, in order."""
+    if not chunks:
+        return []
+    parts = max(1, min(parts, len(chunks)))
+    size, extra = divmod(len(chunks), parts)
+    out = []
+    at = 0
+    for index in range(parts):
+        step = size + (1 if index < extra else 0)
+        out.append(chunks[at : at + step])
+        at += step
+    return out
+
+
+@dataclass(frozen=True)
+class _Shift:
+    """Times in a window -> times in the recording."""
+
+    offset: float
+
+    def __call__(self, t: float, is_end: bool = False) -> float:
+        return self.offset + t
+
+
+def _placed(word: Word, to_recording: Callable[[float, bool], float]) -> Word:
+    start = to_recording(word.start, False)
+    return Word(start, max(start, to_recording(word.end, True)), word.text, word.probability)

@@ -23,6 +23,7 @@ import numpy.typing as npt
 
 from auditor.errors import InputError, MediaToolError
 from auditor.media import SAMPLE_RATE, MediaInfo, check_stream, ffmpeg_pcm_args, first_line
+from auditor.speech import Piece, find_speech
 
 log = logging.getLogger("auditor")
 
@@ -39,6 +40,7 @@ QUIET_SPAN = 12  # frames averaged: the cut lands in the middle of the quietest 
 class Window:
     offset: float  # seconds from the start of the recording
     samples: npt.NDArray[np.float32]
+    speech: tuple[Piece, ...] | None = None  # its voice activity, when found with it
 
     @property
     def duration(self) -> float:
@@ -231,15 +233,24 @@ def prefetch(items: Iterable[T], depth: int = 1) -> Prefetch[T]:
     return Prefetch(items, depth)
 
 
+def with_speech(windows: Iterable[Window]) -> Iterator[Window]:
+    for window in windows:
+        speech = tuple(find_speech(window.samples, window.offset))
+        yield Window(window.offset, window.samples, speech)
+
+
 def stream_windows(
     info: MediaInfo,
     audio_stream: int = 0,
     window_seconds: float = DEFAULT_WINDOW_SECONDS,
     timeout: float | None = None,
+    speech: bool = False,
 ) -> Prefetch[Window]:
-    """Windows of the recording's audio, decoded one window ahead in a thread that starts now.
+    """Windows of the recording's audio, decoded one window ahead in a thread that starts now;
+    with `speech`, that thread also finds each window's voice activity (auditor.speech).
 
     Use it in a `with` block: leaving it stops ffmpeg and the thread.
     """
     check_stream(info, audio_stream)  # fail in the caller's thread, before any thread starts
-    return Prefetch(cut_windows(pcm_chunks(info, audio_stream, timeout), window_seconds))
+    windows = cut_windows(pcm_chunks(info, audio_stream, timeout), window_seconds)
+    return Prefetch(with_speech(windows) if speech else windows)

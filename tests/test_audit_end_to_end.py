@@ -100,7 +100,7 @@ def test_report_records_source_model_and_settings(demo_report: dict[str, Any]) -
     assert demo_report["lexicon"]["version"]
     # Whisper writes traditional characters; the transcript quoted is simplified.
     text = "".join(s["text"] for s in demo_report["transcript"]["segments"])
-    assert "国家级" in text and "國" not in text and "網" not in text
+    assert "直播间" in text and "網" not in text and "間" not in text
 
 
 @pytest.mark.parametrize("clip", sorted(p.name for p in (DATA / "clips").glob("*.wav")))

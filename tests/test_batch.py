@@ -233,7 +233,7 @@ def test_status_counts_and_rescan_without_speech_recognition(
     assert rescanned.returncode == 0, rescanned.stderr
     summary = json.loads(rescanned.stdout)
     assert summary["audits"] == 3 and summary["findings"] > info["findings"]["total"]
-    assert not (tmp_path / "no-model-here").exists()
+    assert not (tmp_path / "no-model-here" / "models").exists()
     after = json.loads(run_cli("status", "--db", db, "--format", "json").stdout)
     assert after["lexicon_versions"] == {summary["lexicon_version"]: 3}
     back = run_cli("rescan", "--db", db, "--format", "json")  # the built-in lexicon again
