@@ -272,11 +272,24 @@ def audit(
 @_lexicon_option
 @_fail_on_option
 @_product_option
+@click.option(
+    "--jobs",
+    type=click.IntRange(min=0),
+    default=0,
+    show_default=True,
+    help="Processes scanning a large text at once; 0: one per usable core.",
+)
 def scan_text(
-    source: str, fmt: str | None, lexicons: Sequence[str], fail_on: str, product_category: str
+    source: str,
+    fmt: str | None,
+    lexicons: Sequence[str],
+    fail_on: str,
+    product_category: str,
+    jobs: int,
 ) -> None:
     """Scan text (one utterance per line; '-' for stdin) without any speech recognition."""
-    from auditor.findings import TextFinding, scan_lines
+    from auditor.asr import usable_cpus
+    from auditor.findings import TextFinding, scan_blocks
     from auditor.lexicon import load_lexicon
     from auditor.report import render_text_findings
     from auditor.scan import Scanner
@@ -295,11 +308,11 @@ def scan_text(
                 raise InputError(source, exc.strerror or str(exc)) from exc
         findings: list[TextFinding] = []
         with stream:
-            # Whole blocks of lines at a time: one scan per block, memory bounded by the block.
-            first_line = 1
-            while block := "".join(stream.readlines(1 << 22)):
-                findings.extend(scan_lines(scanner, block, first_line))
-                first_line += block.count("\n")
+            # Whole lines, about a million characters at a time: one scan per block (in parallel
+            # for a large text), memory bounded by the blocks in flight.
+            blocks = iter(lambda: "".join(stream.readlines(1 << 20)), "")
+            for block_findings in scan_blocks(scanner, blocks, jobs or usable_cpus()):
+                findings.extend(block_findings)
         _write_output(render_text_findings(findings, fmt), None)
         return EXIT_FINDINGS if fails([f.severity for f in findings], fail_on) else EXIT_OK
 

@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+import itertools
+import multiprocessing
+from collections.abc import Iterable, Iterator
 from dataclasses import dataclass
 from typing import Any
 
@@ -120,6 +123,47 @@ def scan_lines(scanner: Scanner, text: str, first_line: int = 1) -> list[TextFin
             )
         )
     return out
+
+
+def scan_blocks(
+    scanner: Scanner, blocks: Iterable[str], jobs: int = 1
+) -> Iterator[list[TextFinding]]:
+    """Findings of consecutive blocks of whole lines, block by block, in order, with line numbers
+    counted across blocks. With `jobs` > 1 and more than one block, blocks are scanned in that many
+    forked processes, which share the scanner's loaded tables (Linux and other systems that fork;
+    elsewhere one process)."""
+    numbered = _numbered(blocks)
+    first = next(numbered, None)
+    if first is None:
+        return
+    second = next(numbered, None)
+    if second is None or jobs <= 1 or "fork" not in multiprocessing.get_all_start_methods():
+        for job in itertools.chain([first], [second] if second else [], numbered):
+            yield scan_lines(scanner, *job)
+        return
+    global _FORKED_SCANNER
+    scanner.scan("最好")  # load the word dictionary once, before the processes share it
+    _FORKED_SCANNER = scanner
+    try:
+        with multiprocessing.get_context("fork").Pool(jobs) as pool:
+            yield from pool.imap(_scan_forked, itertools.chain([first, second], numbered))
+    finally:
+        _FORKED_SCANNER = None
+
+
+_FORKED_SCANNER: Scanner | None = None  # what forked scanning processes use
+
+
+def _scan_forked(job: tuple[str, int]) -> list[TextFinding]:
+    assert _FORKED_SCANNER is not None, "only in a process forked by scan_blocks"
+    return scan_lines(_FORKED_SCANNER, *job)
+
+
+def _numbered(blocks: Iterable[str]) -> Iterator[tuple[str, int]]:
+    line = 1
+    for block in blocks:
+        yield block, line
+        line += block.count("\n")
 
 
 def fails(severities: list[str], fail_on: str) -> bool:

@@ -43,3 +43,23 @@ def test_the_property_is_not_empty() -> None:
     for f in findings:
         line = text.split("\n")[f.line - 5]
         assert line[f.char_start : f.char_end] == f.matched
+
+
+def test_blocks_in_parallel_processes_find_what_one_pass_finds() -> None:
+    """scan_blocks with forked processes: same findings, same order, lines counted across
+    blocks, as scanning the whole text at once."""
+    from pathlib import Path
+
+    from auditor.findings import scan_blocks
+
+    rows = (Path(__file__).parent / "data" / "devset.tsv").read_text(encoding="utf-8")
+    lines = [row.split("\t")[2] for row in rows.splitlines()[1:]]
+    text = "\n".join(lines) + "\n"
+    blocks = ["\n".join(lines[i : i + 97]) + "\n" for i in range(0, len(lines), 97)]
+    assert "".join(blocks) == text and len(blocks) > 2
+    whole = scan_lines(SCANNER, text)
+    assert len(whole) > 100
+    for jobs in (1, 2):
+        found = [f for block in scan_blocks(SCANNER, blocks, jobs) for f in block]
+        assert found == whole
+    assert list(scan_blocks(SCANNER, [], 2)) == []
