@@ -231,7 +231,7 @@ class Transcriber:
                 else:
                     yield find_speech(window.samples, window.offset)
 
-        for chunks in pack(speech(), group=self.options.batch_size * self.workers):
+        for chunks in pack(speech(), group=self.options.batch_size):
             # Until the language is known (language "auto"), one worker decides it for all.
             parts = _split(chunks, self.workers if language else 1)
             for decoded in self._decode_parts(parts, language):

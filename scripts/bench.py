@@ -259,6 +259,7 @@ def memory(tmp: Path, minutes: list[float]) -> None:
 
 
 def quality(tmp: Path) -> None:
+    from auditor import speech
     from auditor.asr import lexicon_hotwords
     from auditor.audit import AuditOptions, Auditor
 
@@ -271,22 +272,33 @@ def quality(tmp: Path) -> None:
     lexicon_terms = [t for r in Auditor(base).lexicon.rules for t in r.terms]
     hot = lexicon_hotwords(lexicon_terms)
     configs = {
-        "default": base.asr,
-        "+ hotwords (lexicon)": replace(base.asr, hotwords=hot),
-        "+ initial prompt": replace(base.asr, initial_prompt=PROMPT),
-        "guards off": replace(base.asr, guards=False),
-        "beam size 1": replace(base.asr, beam_size=1),
+        "default": (base.asr, speech.SPEECH_PAD_MS),
+        "+ hotwords (lexicon)": (replace(base.asr, hotwords=hot), speech.SPEECH_PAD_MS),
+        "+ initial prompt": (replace(base.asr, initial_prompt=PROMPT), speech.SPEECH_PAD_MS),
+        "guards off": (replace(base.asr, guards=False), speech.SPEECH_PAD_MS),
+        "beam size 1": (replace(base.asr, beam_size=1), speech.SPEECH_PAD_MS),
+        "VAD padding 400 ms (faster-whisper's)": (base.asr, 400),
     }
+    real = [
+        (REAL / f"{line.split()[0]}.wav", "".join(line.split()[1:]))
+        for line in (REAL / "text").read_text(encoding="utf-8").splitlines()
+        if line.strip()
+    ]
     print("\n## quality: 24 shared clips (expected categories) and synthetic noise")
     print(
         f"hotwords: {len(hot)} characters of {len(lexicon_terms)} lexicon terms; prompt: {PROMPT}"
     )
-    print("| setting | recall | false findings | noise segments | noise findings | s |")
-    print("|---|---|---|---|---|---|")
-    for name, asr in configs.items():
+    print(
+        "| setting | recall | false findings | CER clips | CER real speech | noise segments "
+        "| noise findings | s |"
+    )
+    print("|---|---|---|---|---|---|---|---|")
+    for name, (asr, padding) in configs.items():
+        speech.SPEECH_PAD_MS = padding
         auditor = Auditor(replace(base, asr=asr))
         started = time.perf_counter()
         expected = found = false = 0
+        clip_errors = clip_chars = real_errors = real_chars = 0
         for row in table:
             want = set() if row["expect"] == "-" else set(row["expect"].split(","))
             result = auditor.audit(str(CLIPS / f"{row['id']}.wav"))
@@ -294,6 +306,12 @@ def quality(tmp: Path) -> None:
             expected += len(want)
             found += len(want & got)
             false += sum(1 for f in result.findings if f.category not in want)
+            clip_errors += edit_distance(_chars(row["text"]), _chars(result.transcript.text))
+            clip_chars += len(_chars(row["text"]))
+        for path, reference in real:
+            result = auditor.audit(str(path))
+            real_errors += edit_distance(_chars(reference), _chars(result.transcript.text))
+            real_chars += len(_chars(reference))
         noise_segments = noise_findings = 0
         for noise in noises:
             result = auditor.audit(str(noise))
@@ -302,8 +320,26 @@ def quality(tmp: Path) -> None:
         took = time.perf_counter() - started
         print(
             f"| {name} | {found}/{expected} ({found / expected:.0%}) | {false} | "
+            f"{clip_errors / clip_chars:.3f} | {real_errors / real_chars:.3f} | "
             f"{noise_segments} | {noise_findings} | {took:.0f} |"
         )
+    speech.SPEECH_PAD_MS = configs["default"][1]
+
+
+def _chars(text: str) -> str:
+    """Characters that count for the character error rate: simplified, no punctuation or space."""
+    from auditor.normalize import normalize
+
+    return "".join(c for c in normalize(text).text if not c.isspace())
+
+
+def edit_distance(a: str, b: str) -> int:
+    row = list(range(len(b) + 1))
+    for i, ca in enumerate(a, 1):
+        diagonal, row[0] = row[0], i
+        for j, cb in enumerate(b, 1):
+            diagonal, row[j] = row[j], min(row[j] + 1, row[j - 1] + 1, diagonal + (ca != cb))
+    return row[-1]
 
 
 def main() -> None:
