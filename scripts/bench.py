@@ -12,8 +12,10 @@ speed    x real time of `auditor audit` (the CLI, end to end) against bare faste
 memory   peak RSS (ru_maxrss of the process, from wait4) of `auditor audit` on recordings of
          10 and 60 minutes built from the shared clips separated by silence.
 quality  recall of the expected categories and false findings over the 24 shared clips, scanned
-         with the real scanner, with and without lexicon hotwords, a Chinese initial prompt and
-         the hallucination guards; and what is left of synthetic silence and music.
+         with the real scanner, and the character error rate on them and on the four real
+         recordings, with and without lexicon hotwords, a Chinese initial prompt, the
+         hallucination guards, beam size 1 and faster-whisper's 400 ms VAD padding; and what is
+         left of synthetic silence and music. (scripts/bench_padding.py: padding on a stream.)
 
 Recordings are generated into a temporary folder and deleted afterwards. Figures are printed,
 never asserted: they depend on the machine.
