@@ -25,20 +25,23 @@ import numpy.typing as npt
 from auditor.media import SAMPLE_RATE
 
 CHUNK_SECONDS = 30.0  # what Whisper hears at once
-# Silence kept around each stretch of speech. faster-whisper's batched pipeline keeps 400 ms;
-# 200 ms transcribes the shared clips as well or better (scripts/bench.py --only quality) and
-# leaves more room for speech in each chunk when the speaker pauses.
-SPEECH_PAD_MS = 200
+# Silence kept before and after each stretch of speech (a shorter pause is kept whole).
+# faster-whisper's batched pipeline keeps 400 ms on both sides. Less before the speech leaves
+# more room for speech in each chunk when the speaker pauses; after it, the fading end of the
+# last word needs the full 400 ms (scripts/bench_padding.py, scripts/bench.py --only quality).
+SPEECH_PAD_MS = 200  # before
+SPEECH_TAIL_MS = 400  # after
 MIN_SILENCE_MS = 160  # a pause this long separates two stretches of speech (as faster-whisper)
 
 
 def vad_options() -> Any:
     from faster_whisper.vad import VadOptions
 
+    padding = (SPEECH_PAD_MS + SPEECH_TAIL_MS) / 1000
     return VadOptions(
         min_silence_duration_ms=MIN_SILENCE_MS,
-        speech_pad_ms=SPEECH_PAD_MS,
-        max_speech_duration_s=CHUNK_SECONDS,
+        speech_pad_ms=0,  # padded here, unevenly
+        max_speech_duration_s=CHUNK_SECONDS - padding,
     )
 
 
@@ -61,11 +64,21 @@ def find_speech(samples: npt.NDArray[np.float32], offset: float) -> list[Piece]:
     if samples.shape[0] == 0:
         return []
     stamps = get_speech_timestamps(samples, vad_options(), sampling_rate=SAMPLE_RATE)
-    return [
-        Piece(offset + s["start"] / SAMPLE_RATE, samples[s["start"] : s["end"]].copy())
-        for s in stamps
-        if s["end"] > s["start"]
-    ]
+    before = SPEECH_PAD_MS * SAMPLE_RATE // 1000
+    after = SPEECH_TAIL_MS * SAMPLE_RATE // 1000
+    pieces = []
+    done = 0  # samples already in a piece: padding never takes audio twice
+    for index, stamp in enumerate(stamps):
+        start = max(done, stamp["start"] - before)
+        following = stamps[index + 1]["start"] if index + 1 < len(stamps) else samples.shape[0]
+        # A pause shorter than both paddings is kept whole: the two pieces then join up.
+        end = min(stamp["end"] + after, samples.shape[0])
+        if following - stamp["end"] < before + after:
+            end = min(max(end, following), samples.shape[0])
+        if end > start:
+            pieces.append(Piece(offset + start / SAMPLE_RATE, samples[start:end].copy()))
+            done = end
+    return pieces
 
 
 @dataclass

@@ -3,10 +3,12 @@
     .venv/bin/python scripts/bench_padding.py
 
 For pauses of 0.3, 0.8 and 1.5 s and both orders of the clips, audits the stream with 400 ms of
-silence kept around speech (faster-whisper's default) and with 200 ms (the default here), and
-prints the character error rate of the whole transcript, the recall of the expected categories
-(a finding counts for a clip when it starts within 1 s of it) and findings of other categories
-near a clip. Closer to a broadcast than the single clips of `bench.py --only quality`.
+silence kept before each stretch of speech (faster-whisper's padding) and with 200 ms (the
+default here; 400 ms after it in both), and prints the character error rate of the whole
+transcript, the recall of the expected categories (a finding counts for a clip when it starts
+within 1 s of it) and findings of other categories near a clip. Closer to a broadcast than the
+single clips of `bench.py --only quality`. Where chunks start and end moves the error rate by a
+few points from run to run of the same audio; read differences smaller than that as none.
 """
 
 from __future__ import annotations
@@ -73,7 +75,7 @@ def stream(sequence: list[Item], pause: float, target: Path) -> list[tuple[float
 def main() -> None:
     auditor = Auditor(AuditOptions())
     clips = items()
-    print("| pause s | order | padding ms | CER | recall | other findings near a clip | s |")
+    print("| pause s | order | padding before ms | CER | recall | other findings near a clip | s |")
     print("|---|---|---|---|---|---|---|")
     with tempfile.TemporaryDirectory(prefix="auditor-padding-") as tmp:
         for pause in (0.3, 0.8, 1.5):
