@@ -273,7 +273,7 @@ class Transcriber:
 
     def _decode(self, pipeline: Any, chunks: list[Chunk], language: str | None) -> _Decoded:
         """Batched decoding of chunks laid end to end, one clip per chunk."""
-        audio = np.concatenate([c.samples for c in chunks])
+        audio = np.concatenate([p.samples for c in chunks for p in c.pieces])
         clips = []
         at = 0
         for chunk in chunks:

@@ -91,12 +91,6 @@ class Chunk:
     def duration(self) -> float:
         return sum(p.duration for p in self.pieces)
 
-    @property
-    def samples(self) -> npt.NDArray[np.float32]:
-        if not self.pieces:
-            return np.zeros(0, dtype=np.float32)
-        return np.concatenate([p.samples for p in self.pieces])
-
 
 def pack(
     windows: Iterable[list[Piece]], group: int = 8, chunk_seconds: float = CHUNK_SECONDS
