@@ -81,8 +81,14 @@ def _tokenizer(terms: frozenset[str], tags: frozenset[str]) -> tuple[Any, dict[s
     splits 能溶脂 as 能 / 溶脂 but keeps 打包 / 过程 and 招财猫 whole. Part-of-speech tags come
     from jieba's own tag table; both load from a cache (auditor.segment).
     """
-    dictionary = segment.load_dictionary(tags)
+    dictionary = _dictionary(tags)
     return segment.tokenizer(dictionary, terms), dictionary.tags
+
+
+@lru_cache(maxsize=2)
+def _dictionary(tags: frozenset[str]) -> segment.Dictionary:
+    """Read once per process, however many scanners (one per product category in a rescan)."""
+    return segment.load_dictionary(tags)
 
 
 class Scanner:
