@@ -33,7 +33,9 @@ log = logging.getLogger("auditor")
 
 TranscribeProgress = Callable[[float, float], None]  # (seconds done, seconds in all)
 
-DEFAULT_BATCH_SIZE = 8  # measured on 2 CPU cores (scripts/bench.py); 16 is no faster there
+# Chunks in flight, split between the workers. On 2 cores (scripts/bench.py) 4 is as fast and
+# needs a third less memory; 8 stays the default so stored audits keep their settings key.
+DEFAULT_BATCH_SIZE = 8
 
 
 @dataclass(frozen=True)

@@ -13,10 +13,9 @@ from typing import TYPE_CHECKING, Any, TextIO
 import click
 
 from auditor import __version__
-from auditor.cli_options import asr_options
+from auditor.cli_options import asr_options, ffmpeg_timeout_option, lexicon_option, product_option
 from auditor.errors import AuditorError, InputError, LexiconError
 from auditor.findings import FAIL_ON_CHOICES, fails
-from auditor.lexicon import PRODUCT_CATEGORIES
 
 if TYPE_CHECKING:
     from auditor.asr import AsrOptions
@@ -130,21 +129,11 @@ _fail_on_option = click.option(
     show_default=True,
     help="Exit 1 when a finding at or above this severity is found.",
 )
-_product_option = click.option(
-    "--product-category",
-    type=click.Choice(PRODUCT_CATEGORIES),
-    default="general",
-    show_default=True,
-    help="What is sold: turns on rules and exemptions that apply only to some goods "
-    "(热销 in a drug ad; medical words for a registered drug).",
+_product_option = product_option(
+    "What is sold: turns on rules and exemptions that apply only to some goods "
+    "(热销 in a drug ad; medical words for a registered drug)."
 )
-_lexicon_option = click.option(
-    "--lexicon",
-    "lexicons",
-    multiple=True,
-    type=click.Path(dir_okay=False),
-    help="Extra lexicon TOML file (repeatable): adds, overrides or disables rules.",
-)
+_lexicon_option = lexicon_option()
 
 
 @main.command()
@@ -166,13 +155,9 @@ _lexicon_option = click.option(
     help="Write the report to this file (atomically) instead of stdout.",
 )
 @asr_options
-@click.option(
-    "--ffmpeg-timeout",
-    type=click.FloatRange(0),
-    default=600.0,
-    show_default=True,
-    help="Stop ffmpeg and report the file when it gives no audio for this many seconds (a hung "
-    "read, e.g. from a FIFO); 0 = no limit.",
+@ffmpeg_timeout_option(
+    "Stop ffmpeg and report the file when it gives no audio for this many seconds (a hung "
+    "read, e.g. from a FIFO); 0 = no limit."
 )
 @_lexicon_option
 @_fail_on_option

@@ -12,9 +12,8 @@ from typing import TYPE_CHECKING
 
 import click
 
-from auditor.cli_options import asr_options
+from auditor.cli_options import asr_options, ffmpeg_timeout_option, lexicon_option, product_option
 from auditor.errors import InputError
-from auditor.lexicon import PRODUCT_CATEGORIES
 
 if TYPE_CHECKING:
     from auditor.asr import AsrOptions
@@ -149,27 +148,13 @@ class _BatchDisplay:
     help="Hash every file again even when its size, mtime and inode are unchanged.",
 )
 @asr_options
-@click.option(
-    "--ffmpeg-timeout",
-    type=click.FloatRange(0),
-    default=600.0,
-    show_default=True,
-    help="Stop ffmpeg and record the file as failed when it gives no audio for this many seconds; "
-    "0 = no limit.",
+@ffmpeg_timeout_option(
+    "Stop ffmpeg and record the file as failed when it gives no audio for this many seconds; "
+    "0 = no limit."
 )
-@click.option(
-    "--lexicon",
-    "lexicons",
-    multiple=True,
-    type=click.Path(dir_okay=False),
-    help="Extra lexicon TOML file (repeatable) for the findings of this run.",
-)
-@click.option(
-    "--product-category",
-    type=click.Choice(PRODUCT_CATEGORIES),
-    default="general",
-    show_default=True,
-    help="What is sold, as in `auditor audit`; a scan setting like the lexicon (see rescan).",
+@lexicon_option("Extra lexicon TOML file (repeatable) for the findings of this run.")
+@product_option(
+    "What is sold, as in `auditor audit`; a scan setting like the lexicon (see rescan)."
 )
 @click.option("-q", "--quiet", is_flag=True, help="Only problems and failures on stderr.")
 def batch(
@@ -252,18 +237,10 @@ def batch(
 
 @click.command()
 @_db_option
-@click.option(
-    "--lexicon",
-    "lexicons",
-    multiple=True,
-    type=click.Path(dir_okay=False),
-    help="Extra lexicon TOML file (repeatable): adds, overrides or disables rules.",
-)
-@click.option(
-    "--product-category",
-    type=click.Choice(PRODUCT_CATEGORIES),
+@lexicon_option()
+@product_option(
+    "Scan every recording as selling this; default: each one's category from its audit.",
     default=None,
-    help="Scan every recording as selling this; default: each one's category from its audit.",
 )
 @click.option(
     "--format",
