@@ -91,26 +91,14 @@ def make_recording(seconds: float, target: Path) -> Path:
             out.writeframes(clip.tobytes() + gap.tobytes())
             written += clip.shape[0] + gap.shape[0]
             index += 1
-    subprocess.run(
-        [
-            find_ffmpeg(),
-            "-nostdin",
-            "-y",
-            "-hide_banner",
-            "-loglevel",
-            "error",
-            "-i",
-            str(wav),
-            "-c:a",
-            "aac",
-            "-b:a",
-            "64k",
-            str(target),
-        ],
-        check=True,
-    )
+    _ffmpeg("-i", str(wav), "-c:a", "aac", "-b:a", "64k", str(target))
     wav.unlink()
     return target
+
+
+def _ffmpeg(*args: str) -> None:
+    quiet = ["-nostdin", "-y", "-hide_banner", "-loglevel", "error"]
+    subprocess.run([find_ffmpeg(), *quiet, *args], check=True)
 
 
 def make_noise(kind: str, seconds: float, target: Path) -> Path:
@@ -126,19 +114,7 @@ def make_noise(kind: str, seconds: float, target: Path) -> Path:
             f":s=16000:d={seconds}",
         ],
     }
-    subprocess.run(
-        [
-            find_ffmpeg(),
-            "-nostdin",
-            "-y",
-            "-hide_banner",
-            "-loglevel",
-            "error",
-            *sources[kind],
-            str(target),
-        ],
-        check=True,
-    )
+    _ffmpeg(*sources[kind], str(target))
     return target
 
 
