@@ -24,37 +24,15 @@ import numpy.typing as npt
 from auditor import guards
 from auditor.errors import ModelError
 from auditor.media import SAMPLE_RATE
-from auditor.models import ResolvedModel
+from auditor.options import AsrOptions
+from auditor.results import ResolvedModel
 from auditor.speech import Chunk, Piece, TimeMap, find_speech, pack
 from auditor.transcript import Segment, Transcript, Word
-from auditor.windows import DEFAULT_WINDOW_SECONDS, Window
+from auditor.windows import Window
 
 log = logging.getLogger("auditor")
 
 TranscribeProgress = Callable[[float, float], None]  # (seconds done, seconds in all)
-
-# Chunks in flight, split between the workers. On 2 cores (scripts/bench.py) 4 is as fast and
-# needs a third less memory; 8 stays the default so stored audits keep their settings key.
-DEFAULT_BATCH_SIZE = 8
-
-
-@dataclass(frozen=True)
-class AsrOptions:
-    model: str = "base"
-    device: str = "auto"  # auto | cpu | cuda
-    compute_type: str = "default"  # default: int8 on CPU, float16 on CUDA
-    language: str = "zh"  # or "auto"
-    beam_size: int = 5
-    vad: bool = True
-    cpu_threads: int = 0  # 0: one per core this process may use
-    initial_prompt: str | None = None
-    batch_size: int = DEFAULT_BATCH_SIZE  # chunks decoded together; 1: sequential decoding
-    hotwords: str | None = None  # words to bias decoding towards (see lexicon_hotwords)
-    guards: bool = True  # drop text Whisper invents on music and silence
-    window_seconds: float = DEFAULT_WINDOW_SECONDS  # audio decoded and transcribed at a time
-
-    def to_dict(self) -> dict[str, Any]:
-        return dict(self.__dict__)
 
 
 @lru_cache(maxsize=1)
@@ -168,6 +146,7 @@ class Transcriber:
         self.workers, threads = worker_layout(
             self.device, options.cpu_threads or usable_cpus(), packs_speech(options)
         )
+        self.part_size = decode_part_size(self.device, options.batch_size)
         try:
             self._model = WhisperModel(
                 model.path,
@@ -187,12 +166,6 @@ class Transcriber:
             if packs_speech(options)
             else []
         )
-
-    def transcribe(
-        self, audio: npt.NDArray[np.float32], progress: TranscribeProgress | None = None
-    ) -> Transcript:
-        """Transcribe samples held in memory (16 kHz mono float32)."""
-        return self.transcribe_windows([Window(0.0, audio)], audio.shape[0] / SAMPLE_RATE, progress)
 
     def transcribe_windows(
         self,
@@ -234,27 +207,35 @@ class Transcriber:
                     yield find_speech(window.samples, window.offset)
 
         for chunks in pack(speech(), group=self.options.batch_size):
-            # Until the language is known (language "auto"), one worker decides it for all.
-            parts = _split(chunks, self.workers if language else 1)
-            for decoded in self._decode_parts(parts, language):
+            parts = in_parts(chunks, self.part_size)
+            if language is None:  # language "auto": the first part decides it for all
+                first = self._decode(self._pipelines[0], parts.pop(0), language)
+                language = first.language
+                decoded_parts = [first, *self._decode_parts(parts, language)]
+            else:
+                decoded_parts = self._decode_parts(parts, language)
+            for decoded in decoded_parts:
                 for raw in decoded.segments:
                     segments.extend(self._convert(raw, decoded.audio, decoded.time_map))
                     report(decoded.time_map(float(raw.end), is_end=True))
-                language = language or decoded.language
             release_freed_memory()
             report(end)
         return Transcript(tuple(segments), language=language or "unknown", duration=end)
 
     def _decode_parts(self, parts: list[list[Chunk]], language: str | None) -> list[_Decoded]:
-        """Each part decoded by its own worker, in parallel (CTranslate2 runs them at once)."""
-        if len(parts) <= 1:
+        """The parts in order, decoded by the workers in parallel (CTranslate2 runs them at
+        once): worker w takes parts w, w + workers, ... one after another."""
+        lanes = min(self.workers, len(parts))
+        if lanes <= 1:
             return [self._decode(self._pipelines[0], part, language) for part in parts]
-        with ThreadPoolExecutor(len(parts), thread_name_prefix="auditor-asr") as pool:
-            return list(
-                pool.map(
-                    self._decode, self._pipelines[: len(parts)], parts, [language] * len(parts)
-                )
-            )
+
+        def lane(index: int) -> list[_Decoded]:
+            pipeline = self._pipelines[index]
+            return [self._decode(pipeline, part, language) for part in parts[index::lanes]]
+
+        with ThreadPoolExecutor(lanes, thread_name_prefix="auditor-asr") as pool:
+            done = list(pool.map(lane, range(lanes)))
+        return [done[i % lanes][i // lanes] for i in range(len(parts))]
 
     def _options(self, language: str | None) -> dict[str, Any]:
         return {
@@ -359,19 +340,22 @@ class _Decoded:
     language: str
 
 
-def _split(chunks: list[Chunk], parts: int) -> list[list[Chunk]]:
-    """`chunks` in up to `parts` runs of about equal size, in order."""
-    if not chunks:
-        return []
-    parts = max(1, min(parts, len(chunks)))
-    size, extra = divmod(len(chunks), parts)
-    out = []
-    at = 0
-    for index in range(parts):
-        step = size + (1 if index < extra else 0)
-        out.append(chunks[at : at + step])
-        at += step
-    return out
+def decode_part_size(device: str, batch_size: int) -> int:
+    """How many chunks one decoding call takes.
+
+    Word times depend on how chunks are grouped into calls (faster-whisper carries the end of the
+    last word from one chunk to the next within a call, to judge the first word after a pause),
+    so the grouping must depend on settings in the key only, never on the thread layout: on a CPU
+    a quarter of --batch-size (the most workers there are), on a GPU all of it.
+    """
+    if device != "cpu":
+        return max(1, batch_size)
+    return max(1, batch_size // MAX_WORKERS)
+
+
+def in_parts(chunks: list[Chunk], size: int) -> list[list[Chunk]]:
+    """`chunks` in order, in runs of `size` (the last may be shorter)."""
+    return [chunks[at : at + size] for at in range(0, len(chunks), max(1, size))]
 
 
 @dataclass(frozen=True)

@@ -6,101 +6,27 @@
 from __future__ import annotations
 
 import contextlib
-import hashlib
 import logging
 import os
 import sys
 import threading
 from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
-from dataclasses import asdict, dataclass, field
-from datetime import UTC, datetime
-from typing import Any
 
-from auditor import __version__
-from auditor.asr import AsrOptions, TranscribeProgress, Transcriber, packs_speech
+from auditor.asr import TranscribeProgress, Transcriber, packs_speech
+from auditor.detect import scan_transcript
 from auditor.errors import InputError
-from auditor.findings import Finding, finding_from_match
+from auditor.files import sha256_file
 from auditor.lexicon import Lexicon, load_lexicon
 from auditor.media import MediaInfo, probe
-from auditor.models import ResolvedModel, resolve_model
+from auditor.models import resolve_model
+from auditor.options import AuditOptions
+from auditor.results import AuditResult, SourceInfo
 from auditor.scan import Scanner
-from auditor.transcript import Transcript
+from auditor.times import utc_now
 from auditor.windows import stream_windows
 
 log = logging.getLogger("auditor")
-
-
-@dataclass(frozen=True)
-class AuditOptions:
-    """Every setting that shapes a result; recorded in each report."""
-
-    asr: AsrOptions = field(default_factory=AsrOptions)
-    audio_stream: int = 0
-    lexicons: tuple[str, ...] = ()  # extra lexicon files, in order
-    product_category: str = "general"  # what is sold: some rules apply only to some goods
-    ffmpeg_timeout: float | None = 600.0  # seconds ffmpeg may give no audio; None: no limit
-
-    def to_dict(self) -> dict[str, Any]:
-        return asdict(self)
-
-
-@dataclass(frozen=True)
-class SourceInfo:
-    path: str
-    size: int
-    sha256: str
-    duration: float
-    format: str
-    has_video: bool
-    audio_streams: int
-
-    def to_dict(self) -> dict[str, Any]:
-        return asdict(self)
-
-
-@dataclass(frozen=True)
-class AuditResult:
-    source: SourceInfo
-    transcript: Transcript
-    findings: tuple[Finding, ...]
-    options: AuditOptions
-    model: ResolvedModel
-    device: str
-    compute_type: str
-    lexicon_version: str
-    started: str
-    finished: str
-    tool_version: str = __version__
-
-    def to_dict(self, with_words: bool = True) -> dict[str, Any]:
-        return {
-            "source": self.source.to_dict(),
-            "tool": {"name": "auditor", "version": self.tool_version},
-            "model": {
-                "name": self.model.name,
-                "path": self.model.path,
-                "sha256": self.model.sha256,
-                "device": self.device,
-                "compute_type": self.compute_type,
-            },
-            "lexicon": {
-                "version": self.lexicon_version,
-                "extra_files": list(self.options.lexicons),
-            },
-            "settings": self.options.to_dict(),
-            "run": {"started": self.started, "finished": self.finished},
-            "findings": [f.to_dict() for f in self.findings],
-            "transcript": self.transcript.to_dict(with_words),
-        }
-
-
-def sha256_file(path: str) -> str:
-    digest = hashlib.sha256()
-    with open(path, "rb") as handle:
-        while chunk := handle.read(1 << 20):
-            digest.update(chunk)
-    return digest.hexdigest()
 
 
 def lower_thread_priority() -> None:
@@ -109,17 +35,6 @@ def lower_thread_priority() -> None:
         return
     with contextlib.suppress(OSError):  # not allowed or not supported: only slower
         os.setpriority(os.PRIO_PROCESS, threading.get_native_id(), 19)
-
-
-def now() -> str:
-    return datetime.now(UTC).isoformat(timespec="seconds")
-
-
-def scan_transcript(source: str, transcript: Transcript, scanner: Scanner) -> tuple[Finding, ...]:
-    view = transcript.view()
-    matches = scanner.scan(view.text, view.char_probabilities())
-    findings = [finding_from_match(source, view, m) for m in matches]
-    return tuple(sorted(findings, key=lambda f: (f.start, f.end, f.rule)))
 
 
 class Auditor:
@@ -166,7 +81,7 @@ class Auditor:
         return info
 
     def audit(self, path: str, progress: TranscribeProgress | None = None) -> AuditResult:
-        started = now()
+        started = utc_now()
         info = self.check_input(path)
         # The file's checksum and the first window's decoding run while the model loads; then
         # windows of a few minutes, the next decoded while this one is transcribed: memory stays
@@ -217,5 +132,5 @@ class Auditor:
             compute_type=transcriber.compute_type,
             lexicon_version=self.lexicon.version,
             started=started,
-            finished=now(),
+            finished=utc_now(),
         )

@@ -25,16 +25,21 @@ import time
 from collections import deque
 from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass, field
-from pathlib import Path
 from typing import Any, Protocol
 
 from auditor.asr import pick_compute_type, pick_device
-from auditor.audit import AuditOptions, Auditor, AuditResult, scan_transcript, sha256_file
+from auditor.audit import Auditor
+from auditor.detect import scan_transcript
 from auditor.errors import AuditorError, InputError, MediaToolError, ModelError
+from auditor.files import printable, sha256_file
 from auditor.findings import Finding
 from auditor.lexicon import Lexicon
-from auditor.models import ResolvedModel, resolve_model
-from auditor.store import Claim, Store, new_owner, settings_key
+from auditor.models import resolve_model
+from auditor.options import AuditOptions, settings_key
+from auditor.results import AuditResult, ResolvedModel
+from auditor.scan import Scanner
+from auditor.store import Claim, Store, new_owner
+from auditor.transcript import Transcript
 
 log = logging.getLogger("auditor")
 
@@ -57,11 +62,12 @@ DEFAULT_EXTENSIONS = (
     "flac",
 )
 _WORKER_DEPTH = 2  # files per local worker at once: one transcribing, one being extracted
-
-
-def db_text(path: str) -> str:
-    """A path as text SQLite can store: undecodable bytes of the name become \\xNN escapes."""
-    return path.encode("utf-8", "surrogateescape").decode("utf-8", "backslashreplace")
+# What the recogniser computes moves with the OpenMP and OpenBLAS thread defaults that a process
+# starts with (numpy's feature extraction and CTranslate2 read them once, when they load): under
+# OMP_NUM_THREADS=1, which Ray sets for a one-CPU task, word times move by tens of milliseconds and
+# confidences by up to 0.08 against 2 or more. Ray tasks start with 2, as a process does on a
+# machine with two or more cores when the variable is not set (README "Reproducibility").
+RAY_OPENMP_THREADS = "2"
 
 
 # -- discovery ---------------------------------------------------------------------------------
@@ -111,26 +117,26 @@ def discover(
         try:
             st = os.stat(root)
         except OSError as exc:
-            problems.append(f"{db_text(root)}: {exc.strerror or exc}")
+            problems.append(f"{printable(root)}: {exc.strerror or exc}")
             continue
         if not stat.S_ISDIR(st.st_mode):
             add(root)
             continue
 
         def walk_error(exc: OSError, root: str = root) -> None:
-            where = db_text(str(exc.filename or root))
+            where = printable(str(exc.filename or root))
             problems.append(f"{where}: cannot read folder: {exc.strerror or exc}")
 
         for folder, dirs, names in os.walk(root, onerror=walk_error, followlinks=True):
             try:
                 fst = os.stat(folder)
             except OSError as exc:
-                problems.append(f"{db_text(folder)}: {exc.strerror or exc}")
+                problems.append(f"{printable(folder)}: {exc.strerror or exc}")
                 dirs[:] = []
                 continue
             ident = (fst.st_dev, fst.st_ino)
             if ident in seen_dirs:
-                notes.append(f"{db_text(folder)}: already visited (symlink loop); skipped")
+                notes.append(f"{printable(folder)}: already visited (symlink loop); skipped")
                 dirs[:] = []
                 continue
             seen_dirs.add(ident)
@@ -141,9 +147,11 @@ def discover(
                     if os.path.isfile(full):
                         add(full)
                     elif os.path.islink(full) and not os.path.exists(full):
-                        notes.append(f"{db_text(full)}: broken symlink; skipped")
+                        notes.append(f"{printable(full)}: broken symlink; skipped")
                     elif not os.path.isdir(full):
-                        notes.append(f"{db_text(full)}: not a regular file (FIFO, device); skipped")
+                        notes.append(
+                            f"{printable(full)}: not a regular file (FIFO, device); skipped"
+                        )
     return Discovery(tuple(found), tuple(problems), tuple(notes))
 
 
@@ -159,12 +167,12 @@ def identify(store: Store, path: str, rehash: bool = False) -> Identity:
     try:
         st = os.stat(path)
         if not stat.S_ISREG(st.st_mode):  # reading a FIFO or a device would never end
-            raise InputError(db_text(path), "not a regular file (FIFO, device or socket)")
-        key = db_text(path)
+            raise InputError(printable(path), "not a regular file (FIFO, device or socket)")
+        key = printable(path)
         cached = None if rehash else store.cached_sha256(key, st.st_size, st.st_mtime_ns, st.st_ino)
         digest = cached or sha256_file(path)
     except OSError as exc:
-        raise InputError(db_text(path), exc.strerror or str(exc)) from exc
+        raise InputError(printable(path), exc.strerror or str(exc)) from exc
     if cached is None:
         store.record_path(key, digest, st.st_size, st.st_mtime_ns, st.st_ino)
     return Identity(path, digest, st.st_size)
@@ -205,12 +213,8 @@ def worker_auditor(options: AuditOptions) -> Auditor:
 
 def _failure(task: Task, exc: BaseException, clock: float) -> Outcome:
     seconds = time.monotonic() - clock
-    if isinstance(exc, InputError):
-        return Outcome(task, "failed", exc.cause, seconds=seconds)
-    if isinstance(exc, MediaToolError | ModelError):
-        return Outcome(task, "fatal", str(exc), seconds=seconds)
-    if isinstance(exc, AuditorError):
-        return Outcome(task, "failed", str(exc), seconds=seconds)
+    if isinstance(exc, AuditorError):  # the error says what it means for the batch
+        return Outcome(task, exc.batch_status, exc.cause, seconds=seconds)
     log.debug("internal error on %s", task.path, exc_info=exc)
     return Outcome(task, "failed", f"internal error: {type(exc).__name__}: {exc}", seconds=seconds)
 
@@ -377,7 +381,11 @@ class RayExecutor:
         resources: dict[str, float] = ray.cluster_resources()
         cpus = float(resources.get("CPU", threads))
         self._slots = max(1, int(cpus // threads)) + 1
-        self._remote = ray.remote(num_cpus=threads, max_retries=0)(audit_task)
+        self._remote = ray.remote(
+            num_cpus=threads,
+            max_retries=0,
+            runtime_env={"env_vars": {"OMP_NUM_THREADS": RAY_OPENMP_THREADS}},
+        )(audit_task)
         self._options_ref = ray.put(options)
         self._pending: dict[Any, Task] = {}
 
@@ -421,11 +429,20 @@ class BatchConfig:
     extensions: tuple[str, ...] = DEFAULT_EXTENSIONS
     from_list: str | None = None
     workers: int = 1
-    threads: int = 0  # CPU threads per worker; 0: cores / workers
+    threads: int = 0  # CPU threads per worker (Ray: CPUs per task); 0: the executor's default
     retry_failed: bool = False
     rehash: bool = False
     executor: str = "local"  # local | ray
     ray_address: str | None = None
+
+    def threads_per_task(self, cores: int) -> int:
+        """--threads, or by default: this machine's cores shared by the local workers; on Ray,
+        two CPUs per task (the cluster's machines are not this one)."""
+        if self.threads:
+            return self.threads
+        if self.executor == "ray":
+            return 2
+        return max(1, cores // max(1, self.workers))
 
 
 @dataclass
@@ -489,19 +506,8 @@ def batch_settings(
 ) -> tuple[AuditOptions, dict[str, Any]]:
     """Pin device and compute type, and list what shapes a transcript (the settings key's input)."""
     device = pick_device(options.asr.device)
-    compute = pick_compute_type(device, options.asr.compute_type)
-    pinned = dataclasses.replace(
-        options, asr=dataclasses.replace(options.asr, device=device, compute_type=compute)
-    )
-    identity = model.sha256
-    if identity is None:
-        weights = Path(model.path) / "model.bin"
-        st = weights.stat() if weights.exists() else None
-        identity = f"{model.path}:{st.st_size}:{st.st_mtime_ns}" if st else model.path
-    asr = pinned.asr.to_dict()
-    asr.pop("cpu_threads", None)  # how fast, not what comes out
-    settings = {**asr, "model_id": identity, "audio_stream": options.audio_stream}
-    return pinned, settings
+    pinned = options.pinned(device, pick_compute_type(device, options.asr.compute_type))
+    return pinned, pinned.transcript_settings(model.identity())
 
 
 def run_batch(
@@ -527,12 +533,8 @@ def run_batch(
         emit("problem", problem)
 
     model = resolve_model(options.asr.model)
-    cores = os.cpu_count() or 1
-    threads = config.threads or max(1, cores // max(1, config.workers))
-    options = dataclasses.replace(
-        options, asr=dataclasses.replace(options.asr, cpu_threads=threads)
-    )
-    options, settings = batch_settings(options, model)
+    threads = config.threads_per_task(os.cpu_count() or 1)
+    options, settings = batch_settings(options.with_threads(threads), model)
     key = settings_key(settings)
     owner = new_owner()
 
@@ -548,11 +550,12 @@ def run_batch(
         if ident.sha256 in by_content:
             progress.duplicates += 1
             emit(
-                "note", f"{db_text(path)}: same content as {db_text(by_content[ident.sha256].path)}"
+                "note",
+                f"{printable(path)}: same content as {printable(by_content[ident.sha256].path)}",
             )
             continue
         by_content[ident.sha256] = ident
-        store.enqueue(ident.sha256, key, settings, db_text(path))
+        store.enqueue(ident.sha256, key, settings, printable(path))
         todo.append(ident)
     progress.total = len(todo)
     progress.bytes_todo = sum(i.size for i in todo)
@@ -569,7 +572,7 @@ def run_batch(
             while todo and (executor is None or executor.free_slots() > 0):
                 ident = todo.popleft()
                 claim, row = store.claim(
-                    ident.sha256, key, settings, db_text(ident.path), owner, config.retry_failed
+                    ident.sha256, key, settings, printable(ident.path), owner, config.retry_failed
                 )
                 if claim is Claim.CLAIMED:
                     if executor is None:
@@ -585,10 +588,10 @@ def run_batch(
                 progress.skipped += 1
                 if claim is Claim.DONE:
                     done_before += 1
-                    emit("skip", f"{db_text(ident.path)}: already audited")
+                    emit("skip", f"{printable(ident.path)}: already audited")
                 else:
                     failed_before += 1
-                    emit("skip", f"{db_text(ident.path)}: failed before: {row.cause}")
+                    emit("skip", f"{printable(ident.path)}: failed before: {row.cause}")
             if in_flight and executor is not None:
                 for outcome in executor.poll(timeout=min(2.0, beat_every)):
                     _record(store, owner, outcome, progress, emit)
@@ -598,7 +601,7 @@ def run_batch(
                     emit(
                         "waiting",
                         f"waiting for {len(waiting)} file(s) being audited by another run "
-                        f"(first: {db_text(waiting[0].path)})",
+                        f"(first: {printable(waiting[0].path)})",
                     )
                     last_wait_note = time.monotonic()
                 time.sleep(2.0)
@@ -649,13 +652,11 @@ def _record(
     emit: Callable[[str, str], None],
 ) -> None:
     task = outcome.task
-    path = db_text(task.path)
+    path = printable(task.path)
     if outcome.status == "done" and outcome.result is not None:
         progress.bytes_done += task.size
         result = outcome.result
-        store.finish(
-            task.audit_id, owner, result.to_dict(), result.findings, result.lexicon_version
-        )
+        store.finish(task.audit_id, owner, result)
         progress.audited += 1
         progress.audio_seconds += result.source.duration
         emit("done", f"{path}: {len(result.findings)} finding(s) in {outcome.seconds:.1f} s")
@@ -691,9 +692,6 @@ def rescan(
     lexicon versions stay in the database as history. Each audit is scanned for the product
     category it was audited with, unless `product_category` is given (then that is recorded).
     """
-    from auditor.scan import Scanner
-    from auditor.transcript import Transcript
-
     clock = time.monotonic()
     scanners: dict[str, Scanner] = {}
     audits = findings = 0

@@ -16,26 +16,18 @@ import re
 import subprocess
 from collections import Counter
 from collections.abc import Sequence
-from dataclasses import dataclass
 from pathlib import Path
 
-from auditor.audit import AuditResult
 from auditor.errors import InputError, MediaToolError
 from auditor.findings import Finding
 from auditor.media import find_ffmpeg
+from auditor.results import AuditResult, Clip
 
 log = logging.getLogger("auditor")
 
 DEFAULT_PADDING = 2.0
 _UNSAFE = re.compile(r"[^A-Za-z0-9_.-]+")
 _VIDEO_ENCODERS = ("libx264", "libopenh264", "mpeg4")
-
-
-@dataclass(frozen=True)
-class Clip:
-    path: str  # as written: the clips folder joined with the file name
-    start: float  # seconds into the source
-    end: float
 
 
 def safe_part(text: str, limit: int = 40) -> str:

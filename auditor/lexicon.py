@@ -22,18 +22,9 @@ from typing import Any
 
 from auditor.errors import LexiconError
 from auditor.normalize import normalize_term
+from auditor.options import PRODUCT_CATEGORIES
+from auditor.severity import SEVERITIES
 
-SEVERITIES = ("low", "medium", "high")
-PRODUCT_CATEGORIES = (
-    "general",
-    "cosmetics",
-    "food",
-    "health-food",
-    "drug",
-    "medical-device",
-    "education",
-    "finance",
-)
 SOUNDALIKE_MODES = ("context", "always", "never")
 EXEMPTION_KINDS = ("phrase", "before", "after")
 CATEGORIES_FILE = "categories.toml"

@@ -108,7 +108,7 @@ def probe(path: str) -> MediaInfo:
             path, "not a media file or truncated (ffmpeg cannot read its header)"
         ) from exc
     except av.error.FFmpegError as exc:
-        raise InputError(path, f"cannot open as media: {first_line(str(exc))}") from exc
+        raise InputError(path, f"cannot open as media: {cause_line(str(exc))}") from exc
     with container:
         audio = tuple(
             AudioStream(
@@ -135,13 +135,10 @@ def probe(path: str) -> MediaInfo:
         )
 
 
-def first_line(text: str) -> str:
+def cause_line(text: str) -> str:
     """The last non-empty line of ffmpeg's error output: the one that names the cause."""
     lines = [line.strip() for line in text.strip().splitlines() if line.strip()]
     return lines[-1] if lines else "unknown error"
-
-
-_first_line = first_line
 
 
 _INPUT_STAND_IN = "file:auditor-input-stand-in"
@@ -203,7 +200,7 @@ def extract_audio(
     except OSError as exc:
         raise MediaToolError(f"cannot run ffmpeg ({args[0]}): {exc}") from exc
     if done.returncode != 0:
-        message = first_line(done.stderr.decode("utf-8", "replace"))
+        message = cause_line(done.stderr.decode("utf-8", "replace"))
         raise InputError(info.path, f"audio could not be decoded: {message}")
     samples = np.frombuffer(done.stdout, dtype=np.int16).astype(np.float32) / 32768.0
     if samples.size == 0:

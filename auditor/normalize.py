@@ -36,7 +36,6 @@ _CN_DIGITS = {
     "九": 9,
 }
 _CN_UNITS = {"十": 10, "百": 100, "千": 1000, "万": 10_000, "亿": 100_000_000}
-_NUMERAL_CLASS = "0-9" + "".join(_CN_DIGITS) + "".join(_CN_UNITS)
 _KEEP_SYMBOLS = "%+\n"
 _PERCENT_PREFIX = "百分之"
 

@@ -1,45 +1,25 @@
-"""Report stage: render audit results as table, JSON, JSON Lines or CSV, and write atomically."""
+"""Report stage: render audit results as table, JSON, JSON Lines, CSV, HTML or subtitles.
+
+The format names each command offers are defined here, next to the code that renders them.
+"""
 
 from __future__ import annotations
 
 import csv
 import io
 import json
-import os
-import tempfile
 from collections.abc import Iterable, Sequence
-from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
-from auditor.audit import AuditResult
-from auditor.findings import Finding, TextFinding
+from auditor.findings import FINDING_FIELDS, Finding, TextFinding
+from auditor.results import AuditResult, Clip
+from auditor.times import clock
 
-if TYPE_CHECKING:
-    from auditor.clips import Clip
-
-AUDIT_FORMATS = ("table", "json", "jsonl", "csv", "html", "srt", "vtt")
-TEXT_FORMATS = ("table", "jsonl")
-FINDING_FIELDS = (
-    "source",
-    "category",
-    "rule",
-    "severity",
-    "matched",
-    "term",
-    "start",
-    "end",
-    "context",
-    "legal_basis",
-    "confidence",
-    "match",
-)
-
-
-def mmss(seconds: float) -> str:
-    whole = int(seconds)
-    hours, rest = divmod(whole, 3600)
-    minutes, secs = divmod(rest, 60)
-    return f"{hours}:{minutes:02d}:{secs:02d}" if hours else f"{minutes:02d}:{secs:02d}"
+AUDIT_FORMATS = ("table", "json", "jsonl", "csv", "html", "srt", "vtt")  # auditor audit
+ONE_RECORDING_FORMATS = ("srt", "vtt")  # the transcript of one recording as subtitles
+TEXT_FORMATS = ("table", "jsonl")  # auditor scan-text
+FINDINGS_FORMATS = ("table", "jsonl", "csv")  # auditor findings (from a batch database)
+SUMMARY_FORMATS = ("table", "json")  # status, rescan, models, lexicon list
 
 
 def render_table(results: Sequence[AuditResult]) -> str:
@@ -47,13 +27,13 @@ def render_table(results: Sequence[AuditResult]) -> str:
     for result in results:
         count = len(result.findings)
         out.append(
-            f"{result.source.path}  ({mmss(result.source.duration)}, "
+            f"{result.source.path}  ({clock(result.source.duration)}, "
             f"{count} finding{'s' if count != 1 else ''})"
         )
         for f in result.findings:
             note = "" if f.match == "exact" else f"  [{f.match}]"
             out.append(
-                f"  {mmss(f.start)}  {f.severity:<6}  {f.category:<24}  「{f.matched}」  "
+                f"  {clock(f.start)}  {f.severity:<6}  {f.category:<24}  「{f.matched}」  "
                 f"{f.context}{note}"
             )
         if not count:
@@ -116,7 +96,7 @@ def render_audit(
         from auditor.report_html import render_html
 
         return render_html(results, output, clips, clip_padding)
-    if fmt in ("srt", "vtt"):
+    if fmt in ONE_RECORDING_FORMATS:
         from auditor.subtitles import render_subtitles
 
         if len(results) != 1:
@@ -138,32 +118,10 @@ def render_text_findings(findings: Sequence[TextFinding], fmt: str) -> str:
     return "\n".join(lines) + ("\n" if lines else "")
 
 
-def _umask() -> int:
-    current = os.umask(0)
-    os.umask(current)
-    return current
-
-
-def write_atomic(path: str | Path, content: str | bytes) -> None:
-    """Write to a temporary file beside the target, flush it to disk, then rename over the target.
-
-    A crash at any moment leaves either the old file or the complete new one.
-    """
-    target = Path(path)
-    # A file name with undecodable bytes (surrogate escapes) is written as \udcNN, which JSON reads
-    # back as the same name.
-    data = content.encode("utf-8", "backslashreplace") if isinstance(content, str) else content
-    fd, tmp = tempfile.mkstemp(
-        prefix=f".{target.name}.", suffix=".tmp", dir=target.parent if str(target.parent) else "."
+def render_findings_table(findings: Iterable[Finding]) -> str:
+    """Findings of many recordings, one line each (`auditor findings` on a terminal)."""
+    return "".join(
+        f"{f.source}  {clock(f.start)}  {f.severity:<6}  {f.category:<24}  "
+        f"「{f.matched}」  {f.context}\n"
+        for f in findings
     )
-    try:
-        with os.fdopen(fd, "wb") as handle:
-            handle.write(data)
-            handle.flush()
-            os.fsync(handle.fileno())
-        # mkstemp makes the file private (0600); a report is an ordinary file: 0666 less umask.
-        os.chmod(tmp, 0o666 & ~_umask())
-        os.replace(tmp, target)
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
-        raise

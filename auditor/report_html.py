@@ -18,32 +18,35 @@ import os
 import urllib.parse
 from collections import Counter
 from collections.abc import Sequence
-from datetime import UTC, datetime
+from functools import cache
+from importlib import resources
 from pathlib import Path
 from typing import Any
 
-from auditor.audit import AuditResult
-from auditor.clips import Clip
-from auditor.findings import SEVERITY_RANK, Finding
+from auditor.files import printable
+from auditor.findings import Finding
+from auditor.results import AuditResult, Clip
+from auditor.severity import SEVERITIES, highest, rank
+from auditor.times import clock, utc_now
 from auditor.transcript import Segment
 
 LEAD_IN = 0.5  # seconds of the source played before a finding's first word
-SEVERITIES = ("high", "medium", "low")
 SEVERITY_COLOURS = {"high": "#b3261e", "medium": "#c77700", "low": "#2f6db3"}
 _TIMELINE_WIDTH = 1000.0
 
 
-def clean(text: object) -> str:
-    """Text that encodes as UTF-8: undecodable file-name bytes become visible `\\xNN` escapes."""
-    value = str(text)
-    try:  # a file name's undecodable bytes arrive as surrogates (PEP 383): show the bytes
-        return value.encode("utf-8", "surrogateescape").decode("utf-8", "backslashreplace")
-    except UnicodeEncodeError:
-        return value.encode("utf-8", "backslashreplace").decode("utf-8")
+@cache
+def asset(name: str) -> str:
+    """A file of auditor/assets (the report's CSS and JavaScript), inlined into every page."""
+    return resources.files("auditor").joinpath("assets", name).read_text(encoding="utf-8")
+
+
+def style() -> str:
+    return asset("report.css")
 
 
 def esc(text: object) -> str:
-    return html.escape(clean(text), quote=True)
+    return html.escape(printable(text), quote=True)
 
 
 def script_json(data: Any) -> str:
@@ -57,7 +60,7 @@ def script_json(data: Any) -> str:
         ("\u2029", "\\u2029"),
     ):
         text = text.replace(raw, escaped)
-    return clean(text)
+    return printable(text)
 
 
 def media_url(path: str, report: str | None) -> str:
@@ -72,13 +75,6 @@ def media_url(path: str, report: str | None) -> str:
     return urllib.parse.quote(os.fsencode(rel.replace(os.sep, "/")), safe="/")
 
 
-def clock(seconds: float) -> str:
-    whole = int(max(0.0, seconds))
-    hours, rest = divmod(whole, 3600)
-    minutes, secs = divmod(rest, 60)
-    return f"{hours}:{minutes:02d}:{secs:02d}" if hours else f"{minutes:02d}:{secs:02d}"
-
-
 def highlight(context: str, matched: str) -> str:
     """The sentence, escaped, with the matched words in <mark> (ignoring spaces and punctuation)."""
     keep = [(i, ch) for i, ch in enumerate(context) if ch.isalnum()]
@@ -89,10 +85,6 @@ def highlight(context: str, matched: str) -> str:
         return esc(context)
     first, last = keep[at][0], keep[at + len(target) - 1][0] + 1
     return f"{esc(context[:first])}<mark>{esc(context[first:last])}</mark>{esc(context[last:])}"
-
-
-def _severity_of(findings: Sequence[Finding]) -> str:
-    return max((f.severity for f in findings), key=lambda s: SEVERITY_RANK.get(s, 0))
 
 
 def _segment_html(segment: Segment, findings: Sequence[Finding]) -> tuple[str, bool]:
@@ -109,9 +101,9 @@ def _segment_html(segment: Segment, findings: Sequence[Finding]) -> tuple[str, b
     def close_run() -> None:
         if run:
             cats = ", ".join(dict.fromkeys(f.category for f in run_hits))
+            worst = highest(f.severity for f in run_hits) or ""
             parts.append(
-                f'<mark class="sev-{esc(_severity_of(run_hits))}" title="{esc(cats)}">'
-                f"{''.join(run)}</mark>"
+                f'<mark class="sev-{esc(worst)}" title="{esc(cats)}">{"".join(run)}</mark>'
             )
             run.clear()
             run_hits.clear()
@@ -184,7 +176,7 @@ def _summary(result: AuditResult) -> str:
         f'<tr><td>{esc(cat)}</td><td><span class="sev sev-{esc(sev)}">{esc(sev)}</span></td>'
         f'<td class="num">{n}</td></tr>'
         for cat, (sev, n) in sorted(
-            by_category.items(), key=lambda kv: (-SEVERITY_RANK.get(kv[1][0], 0), -kv[1][1], kv[0])
+            by_category.items(), key=lambda kv: (-rank(kv[1][0]), -kv[1][1], kv[0])
         )
     )
     categories = (
@@ -362,7 +354,7 @@ def _data(
         rec_clips = clips[rec] if clips else None
         recordings.append(
             {
-                "source": clean(result.source.path),
+                "source": printable(result.source.path),
                 "media": media_url(result.source.path, report),
                 "duration": result.source.duration,
                 "findings": [
@@ -403,7 +395,7 @@ def render_html(
     `settings` replaces the recorded options in the audit trail (a batch stores its own);
     `home` is a URL to link back to (a batch index).
     """
-    generated = generated or datetime.now(UTC).isoformat(timespec="seconds")
+    generated = generated or utc_now()
     total = sum(len(r.findings) for r in results)
     names = ", ".join(os.path.basename(r.source.path) for r in results)
     sections = "".join(
@@ -412,7 +404,7 @@ def render_html(
     )
     csp = (
         "default-src 'none'; "
-        f"style-src {csp_hash(STYLE)}; script-src {csp_hash(_JS)}; "
+        f"style-src {csp_hash(style())}; script-src {csp_hash(asset('report.js'))}; "
         "media-src 'self' file: blob: data:; img-src data:; "
         "base-uri 'none'; form-action 'none'"
     )
@@ -423,7 +415,7 @@ def render_html(
         f'<meta http-equiv="Content-Security-Policy" content="{esc(csp)}">'
         '<meta name="referrer" content="no-referrer">'
         f"<title>auditor report: {esc(names)}</title>"
-        f"<style>{STYLE}</style></head><body>"
+        f"<style>{style()}</style></head><body>"
         f"{_home_link(home)}"
         '<header><h1>Audit report</h1><p class="muted">'
         f"{len(results)} recording{'s' if len(results) != 1 else ''}, {total} "
@@ -432,198 +424,5 @@ def render_html(
         f"<main>{sections}</main>"
         f'<script type="application/json" id="auditor-data">'
         f"{script_json(_data(results, output, clips))}</script>"
-        f"<script>{_JS}</script></body></html>\n"
+        f"<script>{asset('report.js')}</script></body></html>\n"
     )
-
-
-STYLE = """
-:root{--high:#b3261e;--medium:#c77700;--low:#2f6db3;--line:#d9d9de;--muted:#666;
-font-family:system-ui,-apple-system,"Segoe UI","Noto Sans CJK SC","PingFang SC",sans-serif;
-color:#1d1d1f;background:#fafafa}
-body{margin:0 auto;max-width:1200px;padding:1rem 1.5rem 4rem;line-height:1.45}
-h1{margin:.2rem 0}h2{margin:1.5rem 0 .5rem;word-break:break-all;font-size:1.3rem}
-h3{display:inline;font-size:1.1rem}
-.muted{color:var(--muted)}small{color:var(--muted)}
-section.recording{background:#fff;border:1px solid var(--line);border-radius:8px;
-padding:0 1.2rem 1rem;margin:1rem 0}
-.summary{display:flex;flex-wrap:wrap;gap:1.5rem;align-items:flex-start}
-.total{font-size:1.1rem}.big{font-size:2.4rem;font-weight:700;vertical-align:middle}
-.badge{display:inline-block;margin-left:.4rem;padding:.1rem .55rem;border-radius:1rem;
-color:#fff;font-size:.9rem}
-.badge.sev-high,.sev.sev-high{background:var(--high)}
-.badge.sev-medium,.sev.sev-medium{background:var(--medium)}
-.badge.sev-low,.sev.sev-low{background:var(--low)}
-.sev{color:#fff;padding:0 .45rem;border-radius:.3rem;font-size:.85rem}
-.summary dl,.trail{display:grid;grid-template-columns:max-content auto;gap:.15rem 1rem;margin:0}
-dt{color:var(--muted)}dd{margin:0;word-break:break-all}
-table{border-collapse:collapse}th,td{padding:.3rem .5rem;border-bottom:1px solid var(--line);
-vertical-align:top;text-align:left}
-th{font-weight:600;font-size:.9rem;color:#333;background:#f3f3f5}
-.num{text-align:right}
-table.categories td,table.categories th{padding:.15rem .5rem}
-.player-box{position:sticky;top:0;background:#fff;z-index:2;padding:.5rem 0;display:flex;
-gap:1rem;align-items:center}
-video.player{max-height:200px;max-width:360px;background:#000}audio.player{width:360px}
-.player-status{color:var(--muted);margin:0}
-svg.timeline{width:100%;height:auto;display:block;margin:.3rem 0 1rem;font-size:11px;
-cursor:pointer}
-svg .track{fill:#eef0f3}svg .axis,svg .tick{stroke:#999}svg text{fill:#555}
-svg .marker{cursor:pointer}svg .marker:hover rect,svg .marker:focus rect{stroke:#000;
-stroke-width:2}
-svg .marker.off{display:none}svg .playhead{stroke:#111;stroke-width:2}
-.filters{display:flex;flex-wrap:wrap;gap:1rem;align-items:center;margin:.5rem 0}
-.filters fieldset{border:1px solid var(--line);border-radius:6px;padding:.2rem .6rem}
-.filters label{margin-right:.7rem;white-space:nowrap}.count{margin:0;color:var(--muted)}
-table.findings{width:100%}table.findings tr.sev-high td:first-child{
-box-shadow:inset 4px 0 var(--high)}
-table.findings tr.sev-medium td:first-child{box-shadow:inset 4px 0 var(--medium)}
-table.findings tr.sev-low td:first-child{box-shadow:inset 4px 0 var(--low)}
-tr.finding.current{background:#fff7d6}
-td.said{min-width:14rem}td.law{font-size:.85rem;min-width:11rem;max-width:18rem}
-mark{background:#ffe08a;padding:0 .1rem;border-radius:2px}
-mark.sev-high{background:#f8c9c4}mark.sev-medium{background:#ffe0a8}mark.sev-low{background:#cfe0f7}
-button{font:inherit;cursor:pointer;border:1px solid #bbb;border-radius:4px;background:#fff;
-padding:.05rem .45rem;white-space:nowrap}button:hover{background:#eef}
-ol.transcript{list-style:none;padding:0}ol.transcript li{padding:.1rem 0}
-ol.transcript li.flagged{background:#fff8f0}
-details{margin-top:1rem}summary{cursor:pointer}pre{white-space:pre-wrap;margin:0}
-nav{margin:.5rem 0}table.index{width:100%}table.index td.path{word-break:break-all}
-"""
-
-_JS = """
-(function () {
-  "use strict";
-  var DATA = JSON.parse(document.getElementById("auditor-data").textContent);
-  function clock(t) {
-    t = Math.max(0, Math.floor(t));
-    var m = Math.floor(t / 60), s = t % 60;
-    return (m < 10 ? "0" : "") + m + ":" + (s < 10 ? "0" : "") + s;
-  }
-  function say(rec, text) {
-    var el = document.getElementById("status-" + rec);
-    if (el) { el.textContent = text; }
-  }
-  function playAt(rec, url, t, label) {
-    var player = document.getElementById("player-" + rec);
-    if (!player) { return; }
-    t = Math.max(0, t);
-    say(rec, label);
-    if (player.dataset.current !== url) {
-      player.dataset.current = url;
-      player.src = url + "#t=" + t.toFixed(2);
-      player.addEventListener("loadedmetadata", function () {
-        if (Math.abs(player.currentTime - t) > 0.25) { player.currentTime = t; }
-      }, { once: true });
-    } else {
-      player.currentTime = t;
-    }
-    var started = player.play();
-    if (started && started.catch) {
-      started.catch(function (err) {
-        say(rec, "Cannot play " + url + " here (" + err.name + "); open it in a media " +
-            "player at " + clock(t) + ".");
-      });
-    }
-  }
-  function playSource(rec, t, label) {
-    playAt(rec, DATA.recordings[rec].media, t, label || ("recording from " + clock(t)));
-  }
-  function markCurrent(rec, index) {
-    document.querySelectorAll("#rec-" + rec + " tr.finding.current").forEach(function (row) {
-      row.classList.remove("current");
-    });
-    var row = document.getElementById("f-" + rec + "-" + index);
-    if (row) { row.classList.add("current"); }
-  }
-  function playFinding(rec, index, preferClip) {
-    var f = DATA.recordings[rec].findings[index];
-    markCurrent(rec, index);
-    var name = "finding " + (index + 1) + " (" + f.category + ")";
-    if (f.clip && preferClip) {
-      playAt(rec, f.clip, 0, "evidence clip of " + name);
-    } else {
-      playSource(rec, f.start - DATA.lead, name + " at " + clock(f.start));
-    }
-  }
-  document.addEventListener("click", function (event) {
-    var el = event.target;
-    if (!(el instanceof Element)) { return; }
-    var seekTo = el.closest(".seek-to");
-    var section = el.closest("section.recording");
-    if (!section) { return; }
-    var rec = Number(section.dataset.rec);
-    if (seekTo) { playSource(rec, Number(seekTo.dataset.t)); return; }
-    var finding = el.closest("[data-finding]");
-    if (finding) {
-      // In the table only the buttons play, so text can still be selected and copied.
-      if (finding.tagName === "TR" && !el.closest("button")) { return; }
-      var index = Number(finding.getAttribute("data-finding"));
-      playFinding(rec, index, el.closest(".seek") === null);
-      return;
-    }
-    var svg = el.closest("svg.timeline");
-    if (svg) {
-      var box = svg.getBoundingClientRect();
-      var view = svg.viewBox.baseVal;
-      var x = view.x + (event.clientX - box.left) / box.width * view.width;
-      playSource(rec, x / 1000 * Number(svg.dataset.duration));
-    }
-  });
-  document.addEventListener("keydown", function (event) {
-    var el = event.target;
-    if (!(el instanceof Element) || !el.matches(".marker")) { return; }
-    if (event.key === "Enter" || event.key === " ") {
-      event.preventDefault();
-      var rec = Number(el.getAttribute("data-rec"));
-      playFinding(rec, Number(el.getAttribute("data-finding")), true);
-    }
-  });
-  document.querySelectorAll("section.recording").forEach(function (section) {
-    var rec = Number(section.dataset.rec);
-    var player = document.getElementById("player-" + rec);
-    var head = section.querySelector(".playhead");
-    var duration = Number(section.querySelector("svg.timeline").dataset.duration);
-    if (player) {
-      player.dataset.current = DATA.recordings[rec].media;
-      player.addEventListener("error", function () {
-        var code = player.error ? player.error.code : "?";
-        say(rec, "This browser cannot play " + player.dataset.current + " (media error " +
-            code + "). Open the file in a media player at the finding's time.");
-      });
-      player.addEventListener("timeupdate", function () {
-        if (head && player.dataset.current === DATA.recordings[rec].media) {
-          var x = (player.currentTime / duration * 1000).toFixed(1);
-          head.setAttribute("x1", x);
-          head.setAttribute("x2", x);
-        }
-      });
-    }
-    var form = section.querySelector("form.filters");
-    if (!form) { return; }
-    function apply() {
-      var on = function (cls) {
-        var set = new Set();
-        form.querySelectorAll("input." + cls).forEach(function (box) {
-          if (box.checked) { set.add(box.value); }
-        });
-        return set;
-      };
-      var sev = on("f-sev"), cat = on("f-cat"), shown = 0;
-      section.querySelectorAll("[data-finding]").forEach(function (el) {
-        var visible = sev.has(el.getAttribute("data-severity")) &&
-            cat.has(el.getAttribute("data-category"));
-        if (el.tagName === "TR") {
-          el.hidden = !visible;
-          if (visible) { shown += 1; }
-        } else {
-          el.classList.toggle("off", !visible);
-        }
-      });
-      form.querySelector(".shown").textContent = String(shown);
-    }
-    form.addEventListener("change", apply);
-    form.addEventListener("submit", function (event) { event.preventDefault(); });
-    apply();
-  });
-})();
-"""

@@ -13,13 +13,13 @@ from __future__ import annotations
 import array
 import hashlib
 import logging
-import os
 import struct
-import tempfile
 from collections.abc import Iterable
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
+
+from auditor.files import atomic_file, auditor_home
 
 log = logging.getLogger("auditor")
 
@@ -74,18 +74,11 @@ def _write(path: Path, dictionary: Dictionary) -> None:
         b"".join(words for _, words in groups),
     ]
     path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
-    try:
-        with os.fdopen(fd, "wb") as handle:
-            handle.write(_MAGIC)
-            handle.write(_HEADER.pack(CACHE_FORMAT, dictionary.total, *map(len, blobs)))
-            for blob in blobs:
-                handle.write(blob)
-        os.chmod(tmp, 0o644)
-        os.replace(tmp, path)  # whole or not at all: two processes may write it at once
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
-        raise
+    with atomic_file(path) as handle:  # whole or not at all: two processes may write it at once
+        handle.write(_MAGIC)
+        handle.write(_HEADER.pack(CACHE_FORMAT, dictionary.total, *map(len, blobs)))
+        for blob in blobs:
+            handle.write(blob)
     for other in path.parent.glob("jieba-*.bin"):  # caches of other jieba versions
         if other != path:
             other.unlink(missing_ok=True)
@@ -129,8 +122,6 @@ def load_dictionary(
     """jieba's dictionary, and the part-of-speech tags of its words that have one of `tags`
     (None: all), from the cache when it is there and sound."""
     if cache_folder is None:
-        from auditor.models import auditor_home
-
         cache_folder = auditor_home() / "cache"
     try:
         path = _cache_path(cache_folder)

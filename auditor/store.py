@@ -16,7 +16,8 @@ Guarantees the batch relies on:
 
 from __future__ import annotations
 
-import hashlib
+import dataclasses
+import fnmatch
 import json
 import logging
 import os
@@ -28,16 +29,21 @@ import uuid
 from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass
-from datetime import UTC, datetime
 from enum import Enum
 from pathlib import Path
-from typing import Any
+from typing import Any, TypeVar
 
-from auditor.errors import InputError
-from auditor.errors import StoreError as StoreError  # re-exported: callers import it here
-from auditor.findings import Finding
+from auditor.errors import InputError, StoreError
+from auditor.findings import FINDING_FIELDS, Finding
+from auditor.options import AsrOptions, AuditOptions
+from auditor.results import AuditResult, ResolvedModel, SourceInfo
+from auditor.severity import SEVERITIES, rank
+from auditor.times import utc_now
+from auditor.transcript import Transcript
 
 log = logging.getLogger("auditor")
+
+T = TypeVar("T")
 
 SCHEMA_VERSION = 2  # 2: audits.product_category
 DEFAULT_LEASE = 300.0  # seconds without a heartbeat before another run may take a claim over
@@ -140,16 +146,6 @@ class StoredTranscript:
     product_category: str
 
 
-def now_iso() -> str:
-    return datetime.now(UTC).isoformat(timespec="seconds")
-
-
-def settings_key(settings: dict[str, Any]) -> str:
-    """A short, stable hash of everything that shapes a transcript."""
-    canonical = json.dumps(settings, sort_keys=True, separators=(",", ":"), ensure_ascii=False)
-    return hashlib.sha256(canonical.encode("utf-8")).hexdigest()[:16]
-
-
 def new_owner() -> str:
     """A claim owner: host, pid, and a random token so a reused pid is never mistaken for us."""
     return f"{socket.gethostname()}:{os.getpid()}:{uuid.uuid4().hex[:8]}"
@@ -180,17 +176,35 @@ def _space_note(path: str) -> str:
 
 
 class Store:
-    """One connection to the batch database. Use from one thread; the batch driver is the writer."""
+    """One connection to the batch database, and every SQL statement the project runs on it.
 
-    def __init__(self, path: str | Path, lease: float = DEFAULT_LEASE) -> None:
+    Use from one thread; the batch driver is the writer. `create=False` refuses a missing file
+    (commands that read a batch); `read_only=True` also never writes, not even a schema upgrade
+    (reports), and refuses a database whose schema is not this auditor's.
+    """
+
+    def __init__(
+        self,
+        path: str | Path,
+        lease: float = DEFAULT_LEASE,
+        create: bool = True,
+        read_only: bool = False,
+    ) -> None:
         self.path = str(path)
         self.lease = lease
+        self.read_only = read_only
+        if not (create and not read_only) and not Path(self.path).is_file():
+            raise InputError(self.path, "no such database (run `auditor batch --db` first)")
         if not Path(self.path).parent.is_dir():
             raise InputError(self.path, "its folder does not exist")
         try:
             self._db = sqlite3.connect(self.path, timeout=60.0, isolation_level=None)
             self._db.row_factory = sqlite3.Row
             self._db.execute("PRAGMA busy_timeout = 60000")
+            if read_only:
+                self._db.execute("PRAGMA query_only = ON")
+                self._check_schema()
+                return
             self._settle(self._use_wal)
             self._db.execute("PRAGMA synchronous = NORMAL")
             self._db.execute("PRAGMA foreign_keys = ON")
@@ -199,6 +213,28 @@ class Store:
             raise StoreError(self.path, f"cannot open it: {exc}{_space_note(self.path)}") from exc
         except sqlite3.DatabaseError as exc:
             raise InputError(self.path, f"not a usable SQLite database: {exc}") from exc
+
+    def _check_schema(self) -> None:
+        """For a reader: the schema must be this auditor's (a reader never upgrades it)."""
+        try:
+            version = int(self._db.execute("PRAGMA user_version").fetchone()[0])
+            if version == SCHEMA_VERSION:
+                self._db.execute("SELECT 1 FROM audits LIMIT 1").fetchall()
+        except sqlite3.DatabaseError as exc:
+            self._db.close()
+            raise InputError(self.path, f"not a batch database: {exc}") from exc
+        if version != SCHEMA_VERSION:
+            self._db.close()
+            if version > SCHEMA_VERSION:
+                raise StoreError(
+                    self.path,
+                    f"database schema {version} is newer than this auditor's; upgrade it",
+                )
+            raise InputError(
+                self.path,
+                f"database schema {version} is older than this auditor's {SCHEMA_VERSION} "
+                "(run `auditor status --db` once to upgrade it)",
+            )
 
     def _settle(self, step: Callable[[], None], patience: float = 60.0) -> None:
         """Run an opening step again while another process holds the lock it needs.
@@ -299,7 +335,7 @@ class Store:
         return str(row["sha256"]) if row else None
 
     def record_path(self, path: str, sha256: str, size: int, mtime_ns: int, inode: int) -> None:
-        stamp = now_iso()
+        stamp = utc_now()
         with self.transaction() as db:
             db.execute(
                 "INSERT INTO files(sha256, size, first_seen, last_seen) VALUES (?, ?, ?, ?) "
@@ -316,7 +352,7 @@ class Store:
 
     def enqueue(self, sha256: str, key: str, settings: dict[str, Any], path: str) -> None:
         """Record that this content waits to be audited with these settings (if not known yet)."""
-        stamp = now_iso()
+        stamp = utc_now()
         with self.transaction() as db:
             db.execute(
                 "INSERT INTO audits(sha256, settings_key, settings, status, source_path, created, "
@@ -337,7 +373,7 @@ class Store:
         retry_failed: bool = False,
     ) -> tuple[Claim, AuditRow]:
         """Take the audit of this content with these settings, unless done, failed or busy."""
-        stamp = now_iso()
+        stamp = utc_now()
         with self.transaction() as db:
             row = db.execute(
                 "SELECT * FROM audits WHERE sha256 = ? AND settings_key = ?", (sha256, key)
@@ -389,11 +425,9 @@ class Store:
     @staticmethod
     def _row(db: sqlite3.Connection, sha256: str, key: str) -> AuditRow:
         row = db.execute(
-            "SELECT id, sha256, settings_key, status, cause, source_path, claim_owner "
-            "FROM audits WHERE sha256 = ? AND settings_key = ?",
-            (sha256, key),
+            "SELECT * FROM audits WHERE sha256 = ? AND settings_key = ?", (sha256, key)
         ).fetchone()
-        return AuditRow(*row)
+        return _typed(AuditRow, row)
 
     def heartbeat(self, owner: str) -> None:
         with self.transaction() as db:
@@ -408,27 +442,19 @@ class Store:
             cursor = db.execute(
                 "UPDATE audits SET status = 'pending', claim_owner = NULL, heartbeat = NULL, "
                 "updated = ? WHERE claim_owner = ? AND status = 'running'",
-                (now_iso(), owner),
+                (utc_now(), owner),
             )
             return cursor.rowcount
 
     # -- results -------------------------------------------------------------------------------
 
-    def finish(
-        self,
-        audit_id: int,
-        owner: str,
-        result: dict[str, Any],
-        findings: Sequence[Finding],
-        lexicon_version: str,
-    ) -> bool:
+    def finish(self, audit_id: int, owner: str, result: AuditResult) -> bool:
         """Store a finished audit, its transcript and findings in one transaction.
 
-        `result` is `AuditResult.to_dict()`. False when the claim was lost (nothing written).
+        False when the claim was lost (nothing written).
         """
-        stamp = now_iso()
-        source = result["source"]
-        model = result["model"]
+        stamp = utc_now()
+        source = result.source
         with self.transaction() as db:
             if not self._owns(db, audit_id, owner):
                 return False
@@ -439,29 +465,31 @@ class Store:
                 "product_category = ?, claim_owner = NULL, heartbeat = NULL, started = ?, "
                 "finished = ?, updated = ? WHERE id = ?",
                 (
-                    source["duration"],
-                    source["format"],
-                    int(source["has_video"]),
-                    source["audio_streams"],
-                    model["name"],
-                    model["sha256"],
-                    model["device"],
-                    model["compute_type"],
-                    result["tool"]["version"],
-                    json.dumps(result["transcript"], ensure_ascii=False, separators=(",", ":")),
-                    lexicon_version,
-                    result.get("settings", {}).get("product_category", "general"),
-                    result["run"]["started"],
-                    result["run"]["finished"],
+                    source.duration,
+                    source.format,
+                    int(source.has_video),
+                    source.audio_streams,
+                    result.model.name,
+                    result.model.sha256,
+                    result.device,
+                    result.compute_type,
+                    result.tool_version,
+                    json.dumps(
+                        result.transcript.to_dict(), ensure_ascii=False, separators=(",", ":")
+                    ),
+                    result.lexicon_version,
+                    result.options.product_category,
+                    result.started,
+                    result.finished,
                     stamp,
                     audit_id,
                 ),
             )
-            self._replace_findings(db, audit_id, lexicon_version, findings, stamp)
+            self._replace_findings(db, audit_id, result.lexicon_version, result.findings, stamp)
             return True
 
     def fail(self, audit_id: int, owner: str, cause: str) -> bool:
-        stamp = now_iso()
+        stamp = utc_now()
         with self.transaction() as db:
             if not self._owns(db, audit_id, owner):
                 return False
@@ -535,7 +563,10 @@ class Store:
             last = int(rows[-1]["id"])
             yield [
                 StoredTranscript(
-                    int(r["id"]), str(r["source_path"]), str(r["transcript"]), str(r[3])
+                    int(r["id"]),
+                    str(r["source_path"]),
+                    str(r["transcript"]),
+                    str(r["product_category"]),
                 )
                 for r in rows
             ]
@@ -545,7 +576,7 @@ class Store:
     ) -> None:
         """Store a rescan's (audit id, product category, findings) for many audits at once and
         make them the current set."""
-        stamp = now_iso()
+        stamp = utc_now()
         with self.transaction() as db:
             for audit_id, product, findings in items:
                 self._replace_findings(db, audit_id, lexicon_version, findings, stamp)
@@ -559,12 +590,11 @@ class Store:
 
     def status(self) -> dict[str, Any]:
         counts = {s: 0 for s in ("done", "failed", "pending", "running")}
-        for row in self._db.execute("SELECT status, COUNT(*) AS n FROM audits GROUP BY status"):
-            counts[str(row["status"])] = int(row["n"])
+        counts.update(self.audit_counts())
         hours = self._db.execute(
             "SELECT COALESCE(SUM(duration), 0) FROM audits WHERE status = 'done'"
         ).fetchone()[0]
-        severities = {s: 0 for s in ("high", "medium", "low")}
+        severities = dict.fromkeys(SEVERITIES, 0)
         for row in self._db.execute(
             "SELECT f.severity, COUNT(*) AS n FROM findings f JOIN audits a ON a.id = f.audit_id "
             "AND a.lexicon_version = f.lexicon_version GROUP BY f.severity"
@@ -599,17 +629,12 @@ class Store:
             "failed": failures,
         }
 
-    def findings(
-        self,
-        since: str | None = None,
-        severities: Sequence[str] = (),
-        categories: Sequence[str] = (),
-    ) -> list[Finding]:
-        """Current findings, in order: of each content's latest audit, with the lexicon version
-        that audit was last scanned with."""
+    def findings(self, query: FindingQuery | None = None) -> list[Finding]:
+        """Current findings, in order of source and time: of each content's latest audit, with
+        the lexicon version that audit was last scanned with."""
+        query = query or FindingQuery()
         sql = (
-            "SELECT a.source_path AS source, f.category, f.rule, f.severity, f.matched, f.term, "
-            'f.start, f."end", f.context, f.legal_basis, f.confidence, f.match '
+            f"SELECT a.source_path AS source, {_FINDING_COLUMNS} "
             "FROM findings f JOIN audits a ON a.id = f.audit_id "
             "AND a.lexicon_version = f.lexicon_version WHERE a.status = 'done' "
             # one audit per content: the latest, when other settings audited it too
@@ -617,17 +642,146 @@ class Store:
             "AND b.status = 'done' ORDER BY b.finished DESC, b.id DESC LIMIT 1)"
         )
         params: list[Any] = []
-        if since:
+        if query.since:
             sql += " AND a.finished >= ?"
-            params.append(since)
-        if severities:
-            sql += f" AND f.severity IN ({','.join('?' * len(severities))})"
-            params.extend(severities)
-        if categories:
-            sql += f" AND f.category IN ({','.join('?' * len(categories))})"
-            params.extend(categories)
+            params.append(query.since)
+        if query.min_severity:
+            kept = [s for s in SEVERITIES if rank(s) >= rank(query.min_severity)]
+            sql += f" AND f.severity IN ({','.join('?' * len(kept))})"
+            params.extend(kept)
+        if query.categories:
+            # the id itself, or ids under it as a prefix ('price' holds 'price.fake_reference')
+            either = "f.category = ? OR substr(f.category, 1, ?) = ?"
+            sql += " AND (" + " OR ".join([either] * len(query.categories)) + ")"
+            for category in query.categories:
+                params.extend((category, len(category) + 1, category + "."))
         sql += ' ORDER BY a.source_path, f.start, f."end", f.rule'
-        return [Finding(*row) for row in self._db.execute(sql, params)]
+        rows = (_finding(row) for row in self._db.execute(sql, params))
+        if query.source_glob is None:
+            return list(rows)
+        glob = query.source_glob
+        return [f for f in rows if fnmatch.fnmatchcase(f.source, glob)]
 
-    def integrity(self) -> str:
-        return str(self._db.execute("PRAGMA integrity_check").fetchone()[0])
+    # -- batch reports ---------------------------------------------------------------------------
+
+    def audit_counts(self) -> dict[str, int]:
+        """Audits by status."""
+        return {
+            str(r[0]): int(r[1])
+            for r in self._db.execute("SELECT status, COUNT(*) FROM audits GROUP BY status")
+        }
+
+    def ranked_audits(self, batch: int = 50) -> Iterator[RankedAudit]:
+        """Every audit with its current findings counted by severity, most severe first (high,
+        then medium, then all), streamed: any number of recordings fits in memory."""
+        cursor = self._db.execute(_RANKED)
+        while rows := cursor.fetchmany(batch):
+            for row in rows:
+                yield _typed(RankedAudit, row)
+
+    def stored_result(self, audit_id: int) -> StoredResult:
+        """A done audit as an AuditResult, with the settings the batch stored for it."""
+        row = self._db.execute(
+            "SELECT a.*, fl.size FROM audits a JOIN files fl ON fl.sha256 = a.sha256 "
+            "WHERE a.id = ?",
+            (audit_id,),
+        ).fetchone()
+        if row is None or row["status"] != "done":
+            raise StoreError(self.path, f"audit {audit_id} is not a done audit")
+        settings: dict[str, Any] = json.loads(row["settings"])
+        source = str(row["source_path"])
+        findings = tuple(
+            _finding(f, source)
+            for f in self._db.execute(
+                f"SELECT {_FINDING_COLUMNS} FROM findings f WHERE audit_id = ? "
+                'AND lexicon_version = ? ORDER BY start, "end", rule',
+                (audit_id, row["lexicon_version"]),
+            )
+        )
+        asr = AsrOptions(
+            model=str(settings.get("model", row["model_name"] or "")),
+            device=str(row["device"] or ""),
+            compute_type=str(row["compute_type"] or ""),
+            language=str(settings.get("language", "")),
+        )
+        result = AuditResult(
+            source=SourceInfo(
+                path=source,
+                size=int(row["size"]),
+                sha256=str(row["sha256"]),
+                duration=float(row["duration"] or 0.0),
+                format=str(row["format"] or ""),
+                has_video=bool(row["has_video"]),
+                audio_streams=int(row["audio_streams"] or 0),
+            ),
+            transcript=Transcript.from_dict(json.loads(row["transcript"])),
+            findings=findings,
+            options=AuditOptions(
+                asr=asr,
+                audio_stream=int(settings.get("audio_stream", 0)),
+                product_category=str(row["product_category"]),
+            ),
+            model=ResolvedModel(str(row["model_name"] or ""), "", row["model_sha256"]),
+            device=str(row["device"] or ""),
+            compute_type=str(row["compute_type"] or ""),
+            lexicon_version=str(row["lexicon_version"] or ""),
+            started=str(row["started"] or ""),
+            finished=str(row["finished"] or ""),
+            tool_version=str(row["tool_version"] or ""),
+        )
+        return StoredResult(result, settings)
+
+
+@dataclass(frozen=True)
+class FindingQuery:
+    """Which current findings to read. None or empty: no filter on that."""
+
+    since: str | None = None  # ISO 8601 UTC: recordings audited at or after this
+    min_severity: str | None = None  # this severity or above
+    categories: tuple[str, ...] = ()  # category ids, or prefixes of them ('price')
+    source_glob: str | None = None  # fnmatch pattern on the recording's path
+
+
+@dataclass(frozen=True)
+class RankedAudit:
+    id: int
+    status: str
+    cause: str | None
+    source_path: str
+    duration: float | None
+    finished: str | None
+    high: int
+    medium: int
+    low: int
+    total: int
+
+
+@dataclass(frozen=True)
+class StoredResult:
+    result: AuditResult
+    settings: dict[str, Any]  # what the batch stored as the audit's transcript settings
+
+
+_FINDING_COLUMNS = ", ".join(f'f."{name}"' for name in FINDING_FIELDS if name != "source")
+
+_RANKED = """
+SELECT a.id, a.status, a.cause, a.source_path, a.duration, a.finished,
+       COALESCE(SUM(f.severity = 'high'), 0) AS high,
+       COALESCE(SUM(f.severity = 'medium'), 0) AS medium,
+       COALESCE(SUM(f.severity = 'low'), 0) AS low,
+       COUNT(f.id) AS total
+FROM audits a
+LEFT JOIN findings f ON f.audit_id = a.id AND f.lexicon_version = a.lexicon_version
+GROUP BY a.id
+ORDER BY high DESC, medium DESC, total DESC, a.status = 'done' DESC, a.source_path, a.id
+"""
+
+
+def _typed(kind: type[T], row: sqlite3.Row) -> T:
+    """A row as the dataclass `kind`, field by column name (never by position)."""
+    return kind(**{f.name: row[f.name] for f in dataclasses.fields(kind)})  # type: ignore[arg-type]
+
+
+def _finding(row: sqlite3.Row, source: str | None = None) -> Finding:
+    values = {name: row[name] for name in FINDING_FIELDS if name != "source"}
+    return Finding(source=source if source is not None else str(row["source"]), **values)

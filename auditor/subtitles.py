@@ -10,10 +10,11 @@ from __future__ import annotations
 from collections.abc import Sequence
 from dataclasses import dataclass
 
-from auditor.audit import AuditResult
+from auditor.files import printable
 from auditor.findings import Finding
+from auditor.results import AuditResult
+from auditor.times import cue_time
 
-SUBTITLE_FORMATS = ("srt", "vtt")
 FLAG = "⚠"
 _MIN_CUE = 0.001  # seconds
 
@@ -74,18 +75,10 @@ def build_cues(result: AuditResult) -> list[Cue]:
     return cues
 
 
-def _timestamp(seconds: float, separator: str) -> str:
-    millis = round(max(0.0, seconds) * 1000)
-    hours, rest = divmod(millis, 3_600_000)
-    minutes, rest = divmod(rest, 60_000)
-    secs, millis = divmod(rest, 1000)
-    return f"{hours:02d}:{minutes:02d}:{secs:02d}{separator}{millis:03d}"
-
-
 def render_srt(result: AuditResult) -> str:
     blocks = []
     for number, cue in enumerate(build_cues(result), 1):
-        timing = f"{_timestamp(cue.start, ',')} --> {_timestamp(cue.end, ',')}"
+        timing = f"{cue_time(cue.start, ',')} --> {cue_time(cue.end, ',')}"
         blocks.append(f"{number}\n{timing}\n{cue.label}\n")
     return "\n".join(blocks)
 
@@ -95,9 +88,7 @@ def _vtt_escape(text: str) -> str:
 
 
 def _vtt_note(text: str) -> str:
-    from auditor.report_html import clean  # a file name's undecodable bytes as \xNN
-
-    return _one_line(clean(text))
+    return _one_line(printable(text))  # a file name's undecodable bytes as \xNN
 
 
 def render_vtt(result: AuditResult) -> str:
@@ -114,7 +105,7 @@ def render_vtt(result: AuditResult) -> str:
     ]
     out = ["WEBVTT", "", "NOTE", *trail, ""]
     for number, cue in enumerate(build_cues(result), 1):
-        timing = f"{_timestamp(cue.start, '.')} --> {_timestamp(cue.end, '.')}"
+        timing = f"{cue_time(cue.start, '.')} --> {cue_time(cue.end, '.')}"
         out.extend([str(number), timing, _vtt_escape(cue.label), ""])
     return "\n".join(out)
 

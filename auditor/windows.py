@@ -22,7 +22,8 @@ import numpy as np
 import numpy.typing as npt
 
 from auditor.errors import InputError, MediaToolError
-from auditor.media import SAMPLE_RATE, MediaInfo, check_stream, ffmpeg_pcm_args, first_line
+from auditor.media import SAMPLE_RATE, MediaInfo, cause_line, check_stream, ffmpeg_pcm_args
+from auditor.options import DEFAULT_WINDOW_SECONDS
 from auditor.speech import Piece, find_speech
 
 log = logging.getLogger("auditor")
@@ -30,7 +31,6 @@ log = logging.getLogger("auditor")
 T = TypeVar("T")
 
 CHUNK_SECONDS = 5.0  # read from the ffmpeg pipe this much at a time
-DEFAULT_WINDOW_SECONDS = 120.0  # peak memory grows with it (VAD, chunks per batch); as fast as 240
 SEARCH_FRACTION = 0.25  # look for the cut in the last quarter of a window
 QUIET_FRAME = 400  # 25 ms frames for the energy curve
 QUIET_SPAN = 12  # frames averaged: the cut lands in the middle of the quietest 300 ms
@@ -114,7 +114,7 @@ def pcm_chunks(
             )
         if code != 0:
             errors.seek(0)
-            message = first_line(errors.read().decode("utf-8", "replace"))
+            message = cause_line(errors.read().decode("utf-8", "replace"))
             raise InputError(info.path, f"audio could not be decoded: {message}")
     if total == 0:
         raise InputError(info.path, "audio stream holds no samples (empty or truncated)")

@@ -239,7 +239,8 @@ def memory(tmp: Path, minutes: list[float]) -> None:
 def quality(tmp: Path) -> None:
     from auditor import speech
     from auditor.asr import lexicon_hotwords
-    from auditor.audit import AuditOptions, Auditor
+    from auditor.audit import Auditor
+    from auditor.options import AuditOptions
 
     table = list(csv.DictReader((CLIPS / "sentences.tsv").open(encoding="utf-8"), delimiter="\t"))
     noises = [

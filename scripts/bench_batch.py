@@ -28,6 +28,8 @@ sys.path.insert(0, str(ROOT))
 from auditor.batch import rescan  # noqa: E402
 from auditor.lexicon import load_lexicon  # noqa: E402
 from auditor.media import find_ffmpeg  # noqa: E402
+from auditor.options import AuditOptions  # noqa: E402
+from auditor.results import AuditResult, ResolvedModel, SourceInfo  # noqa: E402
 from auditor.store import Store, new_owner  # noqa: E402
 from auditor.transcript import Segment, Transcript, Word  # noqa: E402
 
@@ -141,17 +143,20 @@ def bench_rescan(hours: float) -> list[tuple[str, str, str, str]]:
                 sha = f"{index:064x}"
                 store.record_path(f"/archive/rec{index}.mp4", sha, 1, 0, 0)
                 _, row = store.claim(sha, "bench", {}, f"/archive/rec{index}.mp4", owner)
-                transcript = synthetic_transcript(per_file, rng)
-                result = {
-                    "source": {"duration": per_file, "format": "mp4", "has_video": True,
-                               "audio_streams": 1},
-                    "model": {"name": "base", "sha256": None, "device": "cpu",
-                              "compute_type": "int8"},
-                    "tool": {"version": "bench"},
-                    "run": {"started": "", "finished": ""},
-                    "transcript": transcript.to_dict(),
-                }  # fmt: skip
-                store.finish(row.id, owner, result, [], "none")
+                result = AuditResult(
+                    source=SourceInfo(f"/archive/rec{index}.mp4", 1, sha, per_file, "mp4", True, 1),
+                    transcript=synthetic_transcript(per_file, rng),
+                    findings=(),
+                    options=AuditOptions(),
+                    model=ResolvedModel("base", "", None),
+                    device="cpu",
+                    compute_type="int8",
+                    lexicon_version="none",
+                    started="",
+                    finished="",
+                    tool_version="bench",
+                )
+                store.finish(row.id, owner, result)
         fill = time.monotonic() - fill
         size = os.path.getsize(db) + (
             os.path.getsize(str(db) + "-wal") if os.path.exists(str(db) + "-wal") else 0

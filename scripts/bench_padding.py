@@ -26,7 +26,8 @@ ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
 from auditor import speech  # noqa: E402
-from auditor.audit import AuditOptions, Auditor  # noqa: E402
+from auditor.audit import Auditor  # noqa: E402
+from auditor.options import AuditOptions  # noqa: E402
 from scripts.bench import CLIPS, RATE, REAL, _chars, edit_distance  # noqa: E402
 
 Item = tuple[Path, str, set[str]]  # clip, what is said, expected categories

@@ -21,7 +21,7 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
-from auditor.findings import scan_lines  # noqa: E402
+from auditor.detect import scan_lines  # noqa: E402
 from auditor.lexicon import load_lexicon  # noqa: E402
 from auditor.scan import Scanner  # noqa: E402
 

@@ -60,7 +60,7 @@ def test_default_model_is_assembled_once_and_verified(demo_report: dict[str, obj
 
 
 def test_reports_are_ordinary_files_not_private(tmp_path: Path) -> None:
-    from auditor.report import write_atomic
+    from auditor.files import write_atomic
 
     target = tmp_path / "report.json"
     write_atomic(target, "{}\n")

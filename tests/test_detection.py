@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from auditor.findings import confidence
+from auditor.detect import confidence
 from auditor.lexicon import load_lexicon
 from auditor.scan import Scanner
 from scripts.eval import evaluate_clips, evaluate_text

@@ -9,8 +9,8 @@ from typing import Any
 
 import pytest
 
-from auditor.asr import AsrOptions
-from auditor.audit import AuditOptions, Auditor
+from auditor.audit import Auditor
+from auditor.options import AsrOptions, AuditOptions
 from tests.conftest import DEMO, run_cli
 
 SPEECH_MARGIN = 0.3  # seconds: Whisper's word edges are this precise at best

@@ -25,16 +25,15 @@ from typing import Any
 import av
 import pytest
 
-from auditor.asr import AsrOptions
-from auditor.audit import AuditOptions, AuditResult, SourceInfo
-from auditor.clips import Clip, safe_part
+from auditor.clips import safe_part
 from auditor.findings import Finding
-from auditor.models import ResolvedModel
+from auditor.options import settings_key
 from auditor.report_batch import write_batch_report
 from auditor.report_html import media_url, render_html, script_json
-from auditor.store import Store, new_owner, settings_key
+from auditor.results import AuditResult, Clip
+from auditor.store import Store, new_owner
 from auditor.subtitles import render_srt, render_vtt
-from auditor.transcript import Segment, Transcript, Word
+from auditor.transcript import Segment, Word
 from tests.conftest import DATA, DEMO, ROOT, run_cli
 
 CHROMIUM = os.environ.get("AUDITOR_CHROMIUM", "/usr/bin/chromium")
@@ -48,32 +47,6 @@ CHROMIUM_ARGS = [
 ]
 INJECTION_NAME = '"><img src=x onerror=alert(1)>.mp4'
 PADDING = 2.0
-
-
-def result_from_document(doc: dict[str, Any]) -> AuditResult:
-    """The AuditResult a JSON document was written from (the renderers take results)."""
-    settings = doc["settings"]
-    fields = set(Finding.__dataclass_fields__)
-    return AuditResult(
-        source=SourceInfo(**doc["source"]),
-        transcript=Transcript.from_dict(doc["transcript"]),
-        findings=tuple(
-            Finding(**{k: v for k, v in f.items() if k in fields}) for f in doc["findings"]
-        ),
-        options=AuditOptions(
-            asr=AsrOptions(**settings["asr"]),
-            audio_stream=settings["audio_stream"],
-            lexicons=tuple(settings["lexicons"]),
-            ffmpeg_timeout=settings["ffmpeg_timeout"],
-        ),
-        model=ResolvedModel(doc["model"]["name"], doc["model"]["path"], doc["model"]["sha256"]),
-        device=doc["model"]["device"],
-        compute_type=doc["model"]["compute_type"],
-        lexicon_version=doc["lexicon"]["version"],
-        started=doc["run"]["started"],
-        finished=doc["run"]["finished"],
-        tool_version=doc["tool"]["version"],
-    )
 
 
 @pytest.fixture(scope="session")
@@ -110,7 +83,7 @@ def demo_html(workdir: Path, audited: dict[str, Any]) -> Path:
     report = workdir / "site" / "demo.html"
     report.parent.mkdir()
     clips = [[Clip(f["clip"], 0.0, 0.0) for f in audited["findings"]]]
-    text = render_html([result_from_document(audited)], str(report), clips, PADDING)
+    text = render_html([AuditResult.from_dict(audited)], str(report), clips, PADDING)
     report.write_text(text, encoding="utf-8")
     return report
 
@@ -321,7 +294,7 @@ def test_markup_in_a_transcript_renders_as_text(
 ) -> None:
     media = workdir / "<svg onload=alert(5)>.mp4"
     shutil.copyfile(DEMO, media)
-    result = _injected(result_from_document(audited), media)
+    result = _injected(AuditResult.from_dict(audited), media)
     report = workdir / "injected.html"
     report.write_text(render_html([result], str(report)), encoding="utf-8")
     p = page.open(report)
@@ -421,7 +394,7 @@ def _cues(text: str, vtt: bool) -> list[tuple[float, float, str]]:
 def test_subtitles_are_ordered_non_overlapping_and_flag_findings(
     fmt: str, audited: dict[str, Any]
 ) -> None:
-    result = result_from_document(audited)
+    result = AuditResult.from_dict(audited)
     text = render_vtt(result) if fmt == "vtt" else render_srt(result)
     if fmt == "vtt":
         assert text.startswith("WEBVTT\n")
@@ -447,7 +420,7 @@ def test_vtt_loads_as_a_text_track_in_the_browser(
     page: Page, workdir: Path, audited: dict[str, Any]
 ) -> None:
     """Chromium's own WebVTT parser reads every cue."""
-    result = result_from_document(audited)
+    result = AuditResult.from_dict(audited)
     vtt = base64.b64encode(render_vtt(result).encode("utf-8")).decode("ascii")
     holder = workdir / "track.html"
     # A file: page may not fetch another file as a track (unique origins); a data: URL is inline.
@@ -507,16 +480,21 @@ BATCH_KEY = settings_key(BATCH_SETTINGS)
 
 
 def _findings(doc: dict[str, Any]) -> list[Finding]:
-    fields = set(Finding.__dataclass_fields__)
-    return [Finding(**{k: v for k, v in f.items() if k in fields}) for f in doc["findings"]]
+    return list(AuditResult.from_dict(doc).findings)
 
 
 def _add(store: Store, doc: dict[str, Any], path: str, sha: str, findings: list[Finding]) -> None:
     owner = new_owner()
     store.record_path(path, sha, doc["source"]["size"], 0, 0)
     _, row = store.claim(sha, BATCH_KEY, BATCH_SETTINGS, path, owner)
-    doc = {**doc, "source": {**doc["source"], "path": path, "sha256": sha}}
-    assert store.finish(row.id, owner, doc, [replace(f, source=path) for f in findings], "v1")
+    result = AuditResult.from_dict(doc)
+    result = replace(
+        result,
+        source=replace(result.source, path=path, sha256=sha),
+        findings=tuple(replace(f, source=path) for f in findings),
+        lexicon_version="v1",
+    )
+    assert store.finish(row.id, owner, result)
 
 
 def _fill(db: Path, doc: dict[str, Any], media: Path) -> None:
@@ -649,7 +627,7 @@ def test_bad_clips_folder_fails_before_transcribing(tmp_path: Path) -> None:
 def test_several_recordings_in_one_report_play_and_filter_separately(
     page: Page, workdir: Path, audited: dict[str, Any]
 ) -> None:
-    result = result_from_document(audited)
+    result = AuditResult.from_dict(audited)
     report = workdir / "two.html"
     report.write_text(render_html([result, result], str(report)), encoding="utf-8")
     p = page.open(report)
@@ -693,7 +671,7 @@ def test_undecodable_file_name_shows_its_bytes_and_plays(
     raw = os.fsencode(workdir) + b"/live-\xff\xfe.mp4"
     shutil.copyfile(DEMO, raw)
     name = os.fsdecode(raw)  # what a user's shell hands over: the bytes as surrogates
-    base = result_from_document(audited)
+    base = AuditResult.from_dict(audited)
     result = replace(base, source=replace(base.source, path=name))
     report = workdir / "undecodable.html"
     report.write_text(render_html([result], str(report)), encoding="utf-8")

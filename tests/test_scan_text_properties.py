@@ -5,7 +5,7 @@ from __future__ import annotations
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from auditor.findings import scan_lines
+from auditor.detect import scan_lines
 from auditor.lexicon import load_lexicon
 from auditor.scan import Scanner
 
@@ -50,7 +50,7 @@ def test_blocks_in_parallel_processes_find_what_one_pass_finds() -> None:
     blocks, as scanning the whole text at once."""
     from pathlib import Path
 
-    from auditor.findings import scan_blocks
+    from auditor.detect import scan_blocks
 
     rows = (Path(__file__).parent / "data" / "devset.tsv").read_text(encoding="utf-8")
     lines = [row.split("\t")[2] for row in rows.splitlines()[1:]]

@@ -8,7 +8,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from auditor.asr import _split, worker_layout
+from auditor.asr import decode_part_size, in_parts, worker_layout
 from auditor.media import SAMPLE_RATE
 from auditor.speech import CHUNK_SECONDS, Chunk, Piece, TimeMap, find_speech, pack
 
@@ -96,10 +96,18 @@ def test_worker_layout(device: str, threads: int, batched: bool, layout: tuple[i
     assert worker_layout(device, threads, batched) == layout
 
 
-def test_split_keeps_order_and_balances() -> None:
+def test_parts_keep_order_and_size() -> None:
     chunks = [Chunk([piece(float(i), 1.0)]) for i in range(5)]
-    parts = _split(chunks, 2)
-    assert [len(p) for p in parts] == [3, 2]
+    parts = in_parts(chunks, 2)
+    assert [len(p) for p in parts] == [2, 2, 1]
     assert [c for p in parts for c in p] == chunks
-    assert _split(chunks[:1], 4) == [chunks[:1]]
-    assert _split([], 2) == []
+    assert in_parts(chunks[:1], 4) == [chunks[:1]]
+    assert in_parts([], 2) == []
+
+
+def test_decoding_calls_do_not_depend_on_the_thread_layout() -> None:
+    # Word times depend on which chunks share a decoding call: the grouping follows the batch
+    # size (in the settings key) and the device, not the number of workers or threads.
+    assert decode_part_size("cpu", 8) == 2
+    assert decode_part_size("cpu", 1) == 1
+    assert decode_part_size("cuda", 16) == 16

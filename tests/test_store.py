@@ -5,29 +5,43 @@ from __future__ import annotations
 import json
 import socket
 import sqlite3
+from collections.abc import Sequence
 from pathlib import Path
 
 import pytest
 
 from auditor.batch import rescan
-from auditor.errors import InputError
+from auditor.errors import InputError, StoreError
 from auditor.findings import Finding
 from auditor.lexicon import load_lexicon
-from auditor.store import Claim, Store, StoreError, new_owner
+from auditor.options import AuditOptions
+from auditor.results import AuditResult, ResolvedModel, SourceInfo
+from auditor.store import Claim, Store, new_owner
 from auditor.transcript import Segment, Transcript, Word
 
 SETTINGS = {"model": "base", "beam_size": 5}
 KEY = "k1"
 
 
-def _result(transcript: Transcript) -> dict[str, object]:
-    return {
-        "source": {"duration": 3.0, "format": "wav", "has_video": False, "audio_streams": 1},
-        "model": {"name": "base", "sha256": "x", "device": "cpu", "compute_type": "int8"},
-        "tool": {"version": "0"},
-        "run": {"started": "2026-01-01T00:00:00+00:00", "finished": "2026-01-01T00:00:05+00:00"},
-        "transcript": transcript.to_dict(),
-    }
+def _result(
+    transcript: Transcript,
+    findings: Sequence[Finding] = (),
+    lexicon_version: str = "v1",
+    product_category: str = "general",
+) -> AuditResult:
+    return AuditResult(
+        source=SourceInfo("a.mp4", 10, "s1", 3.0, "wav", False, 1),
+        transcript=transcript,
+        findings=tuple(findings),
+        options=AuditOptions(product_category=product_category),
+        model=ResolvedModel("base", "", "x"),
+        device="cpu",
+        compute_type="int8",
+        lexicon_version=lexicon_version,
+        started="2026-01-01T00:00:00+00:00",
+        finished="2026-01-01T00:00:05+00:00",
+        tool_version="0",
+    )
 
 
 def _transcript(text: str) -> Transcript:
@@ -65,7 +79,7 @@ def test_claim_is_exclusive_while_the_owner_lives(tmp_path: Path) -> None:
         claim, row = one.claim("s1", KEY, SETTINGS, "a.mp4", me)
         assert claim is Claim.CLAIMED
         assert two.claim("s1", KEY, SETTINGS, "a.mp4", other)[0] is Claim.BUSY
-        assert one.finish(row.id, me, _result(_transcript("最好")), [_finding()], "v1")
+        assert one.finish(row.id, me, _result(_transcript("最好"), [_finding()], "v1"))
         assert two.claim("s1", KEY, SETTINGS, "b.mp4", other)[0] is Claim.DONE
         # another key (other settings) is another audit of the same content
         assert two.claim("s1", "k2", SETTINGS, "a.mp4", other)[0] is Claim.CLAIMED
@@ -79,8 +93,8 @@ def test_a_dead_owners_claim_is_taken_over_and_its_late_result_dropped(tmp_path:
         assert claim is Claim.CLAIMED
         me = new_owner()
         assert store.claim("s1", KEY, SETTINGS, "a.mp4", me)[0] is Claim.CLAIMED
-        assert not store.finish(row.id, dead, _result(_transcript("x")), [], "v1")
-        assert store.finish(row.id, me, _result(_transcript("x")), [], "v1")
+        assert not store.finish(row.id, dead, _result(_transcript("x"), [], "v1"))
+        assert store.finish(row.id, me, _result(_transcript("x"), [], "v1"))
 
 
 def test_an_expired_lease_is_taken_over(tmp_path: Path) -> None:
@@ -138,7 +152,7 @@ def test_rescan_records_the_lexicon_version_and_keeps_history(tmp_path: Path) ->
     with _open(tmp_path / "a.db") as store:
         me = new_owner()
         _, row = store.claim("s1", KEY, SETTINGS, "a.mp4", me)
-        store.finish(row.id, me, _result(_transcript("大家好这是最好的")), [], "old")
+        store.finish(row.id, me, _result(_transcript("大家好这是最好的"), [], "old"))
         base = rescan(store, load_lexicon())
         assert base.audits == 1 and base.findings >= 1
         assert {f.matched for f in store.findings()} == {"最好"}
@@ -161,7 +175,7 @@ def test_transcript_round_trips_through_the_store(tmp_path: Path) -> None:
     with _open(tmp_path / "a.db") as store:
         me = new_owner()
         _, row = store.claim("s1", KEY, SETTINGS, "a.mp4", me)
-        store.finish(row.id, me, _result(transcript), [], "v")
+        store.finish(row.id, me, _result(transcript, [], "v"))
         [[row]] = list(store.done_transcripts())
     assert Transcript.from_dict(json.loads(row.transcript)) == transcript
     assert row.product_category == "general"
@@ -172,7 +186,7 @@ def test_findings_come_from_each_contents_latest_audit(tmp_path: Path) -> None:
         me = new_owner()
         for key, rule in (("old-settings", "r-old"), ("new-settings", "r-new")):
             _, row = store.claim("s1", key, SETTINGS, "a.mp4", me)
-            store.finish(row.id, me, _result(_transcript("最好")), [_finding(rule)], "v")
+            store.finish(row.id, me, _result(_transcript("最好"), [_finding(rule)], "v"))
         assert [f.rule for f in store.findings()] == ["r-new"]
         assert store.status()["settings_keys"] == 2
 
@@ -182,7 +196,7 @@ def test_a_version_1_database_is_upgraded_in_place(tmp_path: Path) -> None:
     with _open(db) as store:
         me = new_owner()
         _, row = store.claim("s1", KEY, SETTINGS, "a.mp4", me)
-        store.finish(row.id, me, _result(_transcript("最好")), [_finding()], "v")
+        store.finish(row.id, me, _result(_transcript("最好"), [_finding()], "v"))
     raw = sqlite3.connect(db)
     raw.execute("ALTER TABLE audits DROP COLUMN product_category")  # as version 1 made it
     raw.execute("PRAGMA user_version = 1")
@@ -199,8 +213,7 @@ def test_rescan_keeps_or_overrides_each_audits_product_category(tmp_path: Path) 
     with _open(tmp_path / "a.db") as store:
         me = new_owner()
         _, row = store.claim("s1", KEY, SETTINGS, "a.mp4", me)
-        result = {**_result(_transcript("热销")), "settings": {"product_category": "drug"}}
-        store.finish(row.id, me, result, [], "v")
+        store.finish(row.id, me, _result(_transcript("热销"), [], "v", product_category="drug"))
         rescan(store, load_lexicon())
         assert [r.product_category for [r] in store.done_transcripts()] == ["drug"]
         rescan(store, load_lexicon(), "cosmetics")

@@ -1,6 +1,6 @@
 from __future__ import annotations
 
-from auditor.audit import scan_transcript
+from auditor.detect import scan_transcript
 from auditor.lexicon import load_lexicon
 from auditor.scan import Scanner
 from auditor.transcript import Segment, Transcript, Word

@@ -4,18 +4,12 @@ from __future__ import annotations
 
 import click
 
-# auditor.cli's helpers are imported inside the command: auditor.cli imports this module to
-# register it, and `python -m auditor.cli` must not meet a half-initialised module.
+from auditor.cli.common import db_option, run, status
+from auditor.errors import EXIT_OK
 
 
 @click.command()
-@click.option(
-    "--db",
-    "db",
-    required=True,
-    type=click.Path(dir_okay=False),
-    help="The batch database (SQLite) written by `auditor batch`; only read.",
-)
+@db_option("The batch database (SQLite) written by `auditor batch`; only read.")
 @click.option(
     "-o",
     "--output",
@@ -32,13 +26,17 @@ def report(db: str, out_dir: str, quiet: bool) -> None:
     0 written, 2 no such database, not a batch database, or a folder that cannot be made,
     4 the database cannot be read.
     """
-    from auditor.cli import EXIT_OK, _run, _status
-    from auditor.report_batch import write_batch_report
 
     def body() -> int:
+        from auditor.report_batch import write_batch_report
+
         done = write_batch_report(db, out_dir)
         if not quiet:
-            _status(f"{done.index}: {done.recordings} recordings, {done.pages} pages")
+            status(f"{done.index}: {done.recordings} recordings, {done.pages} pages")
         return EXIT_OK
 
-    _run(body)
+    run(body)
+
+
+def register(group: click.Group) -> None:
+    group.add_command(report)

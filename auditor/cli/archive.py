@@ -1,53 +1,35 @@
-"""Archive commands: batch, rescan, status, findings. Registered on `auditor.cli.main`."""
+"""Archive commands: batch, rescan, status, findings, on a batch database."""
 
 from __future__ import annotations
 
-import fnmatch
 import json
 import sys
 from collections.abc import Sequence
 from datetime import UTC, datetime
-from pathlib import Path
 from typing import TYPE_CHECKING
 
 import click
 
-from auditor.cli_options import asr_options, ffmpeg_timeout_option, lexicon_option, product_option
-from auditor.errors import InputError
+from auditor.cli.common import (
+    asr_options,
+    db_option,
+    default_format,
+    ffmpeg_timeout_option,
+    format_option,
+    lexicon_option,
+    product_option,
+    run,
+    status,
+    write_output,
+)
+from auditor.errors import EXIT_FAILED, EXIT_OK
+from auditor.options import AsrOptions
+from auditor.report import FINDINGS_FORMATS, SUMMARY_FORMATS
+from auditor.severity import SEVERITIES
+from auditor.times import hours_clock
 
 if TYPE_CHECKING:
-    from auditor.asr import AsrOptions
     from auditor.batch import BatchEvent, BatchProgress
-    from auditor.store import Store
-
-EXIT_FAILED = 3  # batch: ran; some files could not be audited (recorded with their cause)
-# auditor.cli's helpers are imported inside the commands: auditor.cli imports this module to
-# register the commands, and `python -m auditor.cli` must not meet a half-initialised module.
-
-_db_option = click.option(
-    "--db",
-    "db",
-    required=True,
-    type=click.Path(dir_okay=False),
-    help="The batch database (SQLite). Created by `batch` when missing.",
-)
-
-
-def _existing_store(db: str) -> Store:
-    from auditor.store import Store
-
-    if not Path(db).is_file():
-        raise InputError(db, "no such database (run `auditor batch --db` first)")
-    return Store(db)
-
-
-def _hms(seconds: float) -> str:
-    whole = int(seconds)
-    return f"{whole // 3600}:{whole % 3600 // 60:02d}:{whole % 60:02d}"
-
-
-def _status(message: str) -> None:
-    click.echo(f"auditor: {message}", err=True)
 
 
 class _BatchDisplay:
@@ -68,14 +50,14 @@ class _BatchDisplay:
                 self._bar(p)
                 return
             self._clear()
-            _status(event.message if not important else f"{event.kind}: {event.message}")
+            status(event.message if not important else f"{event.kind}: {event.message}")
             if p.total:
                 self._bar(p)
             return
         if event.kind in ("done", "failed", "skip"):
-            _status(f"[{p.finished}/{p.total}] {event.kind}: {event.message}")
+            status(f"[{p.finished}/{p.total}] {event.kind}: {event.message}")
         else:
-            _status(f"{event.kind}: {event.message}")
+            status(f"{event.kind}: {event.message}")
 
     def _bar(self, p: BatchProgress) -> None:
         width = 24
@@ -84,7 +66,7 @@ class _BatchDisplay:
         click.echo(
             f"\rauditor: [{'#' * filled}{'.' * (width - filled)}] {p.finished}/{p.total} files, "
             f"{p.audio_seconds / 3600:.2f} h audio, "
-            f"ETA {_hms(eta) if eta is not None else '--:--:--'} ",
+            f"ETA {hours_clock(eta) if eta is not None else '--:--:--'} ",
             err=True,
             nl=False,
         )
@@ -103,7 +85,7 @@ class _BatchDisplay:
 
 @click.command()
 @click.argument("paths", nargs=-1, type=click.Path())
-@_db_option
+@db_option()
 @click.option(
     "--from-list",
     type=click.Path(dir_okay=False, allow_dash=False),
@@ -182,12 +164,6 @@ def batch(
     0 every file done, 3 some failed (see `auditor status`), 2 usage, 4 model or ffmpeg
     unavailable.
     """
-    from auditor.audit import AuditOptions
-    from auditor.batch import DEFAULT_EXTENSIONS, BatchConfig, run_batch
-    from auditor.cli import EXIT_OK, _run, _status
-    from auditor.lexicon import load_lexicon
-    from auditor.store import Store
-
     if not paths and not from_list:
         raise click.UsageError("give PATHS, --from-list FILE, or both")
     if ray_address and executor != "ray":
@@ -197,6 +173,11 @@ def batch(
         exts.extend(e.strip() for e in value.split(",") if e.strip())
 
     def body() -> int:
+        from auditor.batch import DEFAULT_EXTENSIONS, BatchConfig, run_batch
+        from auditor.lexicon import load_lexicon
+        from auditor.options import AuditOptions
+        from auditor.store import Store
+
         load_lexicon(lexicons)  # a broken lexicon fails before any audio is touched
         options = AuditOptions(
             asr=asr,
@@ -210,7 +191,7 @@ def batch(
             extensions=tuple(exts) or DEFAULT_EXTENSIONS,
             from_list=from_list,
             workers=workers,
-            threads=threads or (2 if executor == "ray" else 0),
+            threads=threads,
             retry_failed=retry_failed,
             rehash=rehash,
             executor=executor,
@@ -223,7 +204,7 @@ def batch(
             finally:
                 display.close()
         if not quiet:
-            _status(
+            status(
                 f"{summary.found} file(s) ({summary.duplicates} duplicate path(s)): "
                 f"{summary.audited} audited, {summary.failed} failed, "
                 f"{summary.done_before} already done, {summary.failed_before} failed before, "
@@ -232,36 +213,30 @@ def batch(
             )
         return EXIT_OK if summary.ok else EXIT_FAILED
 
-    _run(body)
+    run(body)
 
 
 @click.command()
-@_db_option
+@db_option()
 @lexicon_option()
 @product_option(
     "Scan every recording as selling this; default: each one's category from its audit.",
     default=None,
 )
-@click.option(
-    "--format",
-    "fmt",
-    type=click.Choice(("table", "json")),
-    default="table",
-    show_default=True,
-    help="Output format of the summary.",
-)
+@format_option(SUMMARY_FORMATS, "Output format of the summary.", default="table")
 def rescan(db: str, lexicons: Sequence[str], product_category: str | None, fmt: str) -> None:
     """Scan every stored transcript again with the current lexicon (no speech recognition).
 
     The new findings become the current ones; each finding records its lexicon version.
     """
-    from auditor.batch import rescan as run_rescan
-    from auditor.cli import EXIT_OK, _run
-    from auditor.lexicon import load_lexicon
 
     def body() -> int:
+        from auditor.batch import rescan as run_rescan
+        from auditor.lexicon import load_lexicon
+        from auditor.store import Store
+
         lexicon = load_lexicon(lexicons)
-        with _existing_store(db) as store:
+        with Store(db, create=False) as store:
             summary = run_rescan(store, lexicon, product_category)
         if fmt == "json":
             click.echo(json.dumps(summary.to_dict(), ensure_ascii=False, indent=2))
@@ -273,25 +248,19 @@ def rescan(db: str, lexicons: Sequence[str], product_category: str | None, fmt: 
             )
         return EXIT_OK
 
-    _run(body)
+    run(body)
 
 
-@click.command()
-@_db_option
-@click.option(
-    "--format",
-    "fmt",
-    type=click.Choice(("table", "json")),
-    default="table",
-    show_default=True,
-    help="Output format.",
-)
-def status(db: str, fmt: str) -> None:
+@click.command("status")
+@db_option()
+@format_option(SUMMARY_FORMATS, "Output format.", default="table")
+def status_command(db: str, fmt: str) -> None:
     """Counts of done, failed, pending and running audits, audio hours and findings by severity."""
-    from auditor.cli import EXIT_OK, _run
 
     def body() -> int:
-        with _existing_store(db) as store:
+        from auditor.store import Store
+
+        with Store(db, create=False) as store:
             info = store.status()
         if fmt == "json":
             click.echo(json.dumps(info, ensure_ascii=False, indent=2))
@@ -315,7 +284,7 @@ def status(db: str, fmt: str) -> None:
             click.echo(f"failed     {failure['source']}: {failure['cause']}")
         return EXIT_OK
 
-    _run(body)
+    run(body)
 
 
 def _since(value: str | None) -> str | None:
@@ -334,14 +303,14 @@ def _since(value: str | None) -> str | None:
 
 
 @click.command()
-@_db_option
+@db_option()
 @click.option(
     "--since",
     help="Only recordings audited at or after this date or time (ISO 8601; UTC if no zone).",
 )
 @click.option(
     "--severity",
-    type=click.Choice(("high", "medium", "low")),
+    type=click.Choice(SEVERITIES),
     default=None,
     help="Only findings at or above this severity.",
 )
@@ -357,13 +326,7 @@ def _since(value: str | None) -> str | None:
     default=None,
     help="Only recordings whose path matches this glob (e.g. '*/2026-11-*/*.mp4').",
 )
-@click.option(
-    "--format",
-    "fmt",
-    type=click.Choice(("table", "jsonl", "csv")),
-    default=None,
-    help="Output format. Default: table on a terminal, jsonl otherwise.",
-)
+@format_option(FINDINGS_FORMATS, "Output format. Default: table on a terminal, jsonl otherwise.")
 @click.option(
     "-o",
     "--output",
@@ -380,41 +343,33 @@ def findings(
     output: str | None,
 ) -> None:
     """The current findings in the database (jsonl rows as in `auditor audit --format jsonl`)."""
-    from auditor.cli import EXIT_OK, _run, _write_output
-    from auditor.findings import SEVERITY_RANK
-    from auditor.report import mmss, render_csv, render_jsonl
-
     since_iso = _since(since)
-    fmt = fmt or ("table" if sys.stdout.isatty() and not output else "jsonl")
+    fmt = fmt or default_format(output)
 
     def body() -> int:
-        with _existing_store(db) as store:
-            rows = store.findings(since=since_iso)
-        floor = SEVERITY_RANK[severity] if severity else 0
-        selected = [
-            f
-            for f in rows
-            if SEVERITY_RANK.get(f.severity, 0) >= floor
-            and (
-                not categories
-                or any(f.category == c or f.category.startswith(c + ".") for c in categories)
-            )
-            and (source_glob is None or fnmatch.fnmatchcase(f.source, source_glob))
-        ]
+        from auditor.report import render_csv, render_findings_table, render_jsonl
+        from auditor.store import FindingQuery, Store
+
+        query = FindingQuery(
+            since=since_iso,
+            min_severity=severity,
+            categories=tuple(categories),
+            source_glob=source_glob,
+        )
+        with Store(db, create=False) as store:
+            selected = store.findings(query)
         if fmt == "jsonl":
             text = render_jsonl(selected)
         elif fmt == "csv":
             text = render_csv(selected)
         else:
-            text = "".join(
-                f"{f.source}  {mmss(f.start)}  {f.severity:<6}  {f.category:<24}  "
-                f"「{f.matched}」  {f.context}\n"
-                for f in selected
-            )
-        _write_output(text, output)
+            text = render_findings_table(selected)
+        write_output(text, output)
         return EXIT_OK
 
-    _run(body)
+    run(body)
 
 
-COMMANDS = (batch, rescan, status, findings)
+def register(group: click.Group) -> None:
+    for command in (batch, rescan, status_command, findings):
+        group.add_command(command)

@@ -1,0 +1,221 @@
+"""What every command shares: terminal output, the one place errors become exit codes, and the
+options several commands take (declared once, so the commands cannot drift apart; each command
+words its own help where the meaning differs).
+
+Command modules import this module and the library, never each other or `auditor.cli`.
+"""
+
+from __future__ import annotations
+
+import functools
+import logging
+import sys
+from collections.abc import Callable, Sequence
+from typing import Any, TypeVar
+
+import click
+
+from auditor.errors import (
+    EXIT_INTERNAL,
+    EXIT_INTERRUPTED,
+    AuditorError,
+)
+from auditor.files import printable, write_atomic
+from auditor.options import PRODUCT_CATEGORIES, AsrOptions
+from auditor.severity import FAIL_ON_CHOICES
+
+log = logging.getLogger("auditor")
+
+R = TypeVar("R")
+
+
+# -- output ------------------------------------------------------------------------------------
+
+
+def setup_logging(verbose: int) -> None:
+    handler = logging.StreamHandler(sys.stderr)
+    handler.setFormatter(logging.Formatter("auditor: %(message)s"))
+    root = logging.getLogger("auditor")
+    root.handlers[:] = [handler]
+    root.setLevel(logging.DEBUG if verbose > 1 else logging.INFO if verbose else logging.WARNING)
+    root.propagate = False
+
+
+def error(message: str) -> None:
+    """One line on stderr: a file name may hold a newline, which must not split the message;
+    its undecodable bytes (surrogate escapes) are shown as \\xNN."""
+    text = printable(message)
+    click.echo("auditor: error: " + text.replace("\n", "\\n").replace("\r", "\\r"), err=True)
+
+
+def status(message: str) -> None:
+    click.echo(f"auditor: {message}", err=True)
+
+
+def write_output(text: str, output: str | None) -> None:
+    """The command's result: to `output` atomically, or to stdout when there is none (or '-')."""
+    if output and output != "-":
+        try:
+            write_atomic(output, text)
+        except OSError as exc:  # disk full, no such folder: the environment (exit 4), one line
+            raise AuditorError(f"cannot write {output}: {exc.strerror or exc}") from exc
+    else:  # bytes, encoded as write_atomic does, so a name with undecodable bytes cannot fail
+        click.echo(text.encode("utf-8", "backslashreplace"), nl=False)
+
+
+def default_format(output: str | None = None) -> str:
+    """table for a person at a terminal, jsonl for a program or a file."""
+    return "table" if sys.stdout.isatty() and not output else "jsonl"
+
+
+# -- exit codes --------------------------------------------------------------------------------
+
+
+def run(action: Callable[[], int]) -> None:
+    """Run a command body and exit with its code; a library error becomes its one-line message
+    and the exit code it carries (`auditor.errors`)."""
+    try:
+        code = action()
+    except AuditorError as exc:
+        error(str(exc))
+        code = exc.exit_code
+    except click.ClickException:
+        raise
+    except KeyboardInterrupt:
+        error("interrupted")
+        code = EXIT_INTERRUPTED
+    except Exception as exc:  # a bug: say so in one line, keep the traceback for -vv
+        log.debug("internal error", exc_info=True)
+        error(f"internal error: {type(exc).__name__}: {exc} (run with -vv for the traceback)")
+        code = EXIT_INTERNAL
+    sys.exit(code)
+
+
+# -- shared options ----------------------------------------------------------------------------
+
+
+def format_option(
+    choices: Sequence[str], help: str, default: str | None = None
+) -> Callable[[Callable[..., R]], Callable[..., R]]:
+    """--format, as the `fmt` argument. Without a default the command picks one at run time."""
+    return click.option(
+        "--format",
+        "fmt",
+        type=click.Choice(tuple(choices)),
+        default=default,
+        show_default=default is not None,
+        help=help,
+    )
+
+
+def fail_on_option() -> Callable[[Callable[..., R]], Callable[..., R]]:
+    return click.option(
+        "--fail-on",
+        type=click.Choice(FAIL_ON_CHOICES),
+        default="high",
+        show_default=True,
+        help="Exit 1 when a finding at or above this severity is found.",
+    )
+
+
+def db_option(
+    help: str = "The batch database (SQLite). Created by `batch` when missing.",
+) -> Callable[[Callable[..., R]], Callable[..., R]]:
+    return click.option("--db", "db", required=True, type=click.Path(dir_okay=False), help=help)
+
+
+_ASR_OPTIONS = (
+    click.option(
+        "--model",
+        default="base",
+        show_default=True,
+        help="Whisper model: a name (base, small, large-v3, ...) or a CTranslate2 folder.",
+    ),
+    click.option(
+        "--device",
+        type=click.Choice(("auto", "cpu", "cuda")),
+        default="auto",
+        show_default=True,
+        help="Where to run speech recognition; auto uses CUDA when CTranslate2 sees a GPU "
+        "(for a batch, as the driver sees it).",
+    ),
+    click.option(
+        "--compute-type",
+        default="default",
+        show_default=True,
+        help="CTranslate2 compute type; default is int8 on CPU, float16 on CUDA.",
+    ),
+    click.option(
+        "--language",
+        default="zh",
+        show_default=True,
+        help="Spoken language code, or 'auto' to detect it.",
+    ),
+    click.option(
+        "--beam-size",
+        type=click.IntRange(1, 20),
+        default=5,
+        show_default=True,
+        help="Beam size for decoding (1 is faster but makes more errors on real speech).",
+    ),
+    click.option(
+        "--batch-size",
+        type=click.IntRange(1, 64),
+        default=8,
+        show_default=True,
+        help="Speech chunks (up to 30 s each) decoded together, split between the CPU workers; "
+        "1 decodes one after another. On 2 cores 4 is as fast as 8 with a third less memory; a "
+        "GPU may like 16.",
+    ),
+    click.option(
+        "--audio-stream",
+        type=click.IntRange(0),
+        default=0,
+        show_default=True,
+        help="Which audio stream to transcribe (0 = first).",
+    ),
+)
+
+
+_ASR_FIELDS = ("model", "device", "compute_type", "language", "beam_size", "batch_size")
+
+
+def asr_options(command: Callable[..., R]) -> Callable[..., R]:
+    """Add the speech-recognition options, and hand the command one `asr: AsrOptions` built from
+    them (plus `audio_stream`), so each command does not map the options again."""
+
+    @functools.wraps(command)
+    def with_asr(*args: Any, **kwargs: Any) -> R:
+        kwargs["asr"] = AsrOptions(**{name: kwargs.pop(name) for name in _ASR_FIELDS})
+        return command(*args, **kwargs)
+
+    decorated: Callable[..., R] = with_asr
+    for option in reversed(_ASR_OPTIONS):
+        decorated = option(decorated)
+    return decorated
+
+
+def lexicon_option(
+    help: str = "Extra lexicon TOML file (repeatable): adds, overrides or disables rules.",
+) -> Callable[[Callable[..., R]], Callable[..., R]]:
+    return click.option(
+        "--lexicon", "lexicons", multiple=True, type=click.Path(dir_okay=False), help=help
+    )
+
+
+def product_option(
+    help: str, default: str | None = "general"
+) -> Callable[[Callable[..., R]], Callable[..., R]]:
+    return click.option(
+        "--product-category",
+        type=click.Choice(PRODUCT_CATEGORIES),
+        default=default,
+        show_default=default is not None,
+        help=help,
+    )
+
+
+def ffmpeg_timeout_option(help: str) -> Callable[[Callable[..., R]], Callable[..., R]]:
+    return click.option(
+        "--ffmpeg-timeout", type=click.FloatRange(0), default=600.0, show_default=True, help=help
+    )

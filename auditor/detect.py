@@ -1,0 +1,164 @@
+"""Detection: scan a transcript or plain text and turn the scanner's matches into findings.
+
+`claim_of` is the one place that decides what a finding says about its match (category, rule,
+severity for the product sold, words, legal basis), so an audit and `scan-text` cannot disagree.
+"""
+
+from __future__ import annotations
+
+import itertools
+import multiprocessing
+from collections.abc import Iterable, Iterator
+from dataclasses import dataclass
+
+from auditor.findings import Finding, TextFinding
+from auditor.scan import Match, Scanner
+from auditor.transcript import Transcript, TranscriptText
+
+# How much a match kind is worth before the recogniser's own word probabilities are counted.
+_KIND_CONFIDENCE = {"exact": 0.95, "variant": 0.85, "sound-alike": 0.6}
+
+
+@dataclass(frozen=True)
+class Claim:
+    """What every finding says about its match, wherever the match was found."""
+
+    category: str
+    rule: str
+    severity: str
+    matched: str
+    term: str | None
+    legal_basis: str
+    match: str
+
+
+def claim_of(match: Match, text: str) -> Claim:
+    """The claim a match of `text` makes. The severity is the match's: the rule's, adjusted for
+    the product the scanner was built for."""
+    return Claim(
+        category=match.category,
+        rule=match.rule.id,
+        severity=match.severity,
+        matched=text[match.start : match.end],
+        term=match.term,
+        legal_basis=match.rule.legal_basis,
+        match=match.kind,
+    )
+
+
+def confidence(kind: str, word_probability: float, context_support: bool = False) -> float:
+    """How sure we are that this was said and is a claim.
+
+    An exact or variant match is only as sure as the recogniser was of its words. A sound-alike
+    is the opposite: the less sure the recogniser was of the characters it wrote, the likelier it
+    misheard the term; and it is less sure without the category's context words nearby.
+    """
+    p = max(0.0, min(1.0, word_probability))
+    base = _KIND_CONFIDENCE.get(kind, 0.5)
+    if kind == "sound-alike":
+        return round(base * (0.7 + 0.3 * (1.0 - p)) * (1.0 if context_support else 0.85), 3)
+    return round(base * (0.6 + 0.4 * p), 3)
+
+
+def speech_finding(source: str, view: TranscriptText, match: Match) -> Finding:
+    claim = claim_of(match, view.text)
+    start, end = view.span_times(match.start, match.end)
+    return Finding(
+        source=source,
+        category=claim.category,
+        rule=claim.rule,
+        severity=claim.severity,
+        matched=claim.matched,
+        term=claim.term,
+        start=start,
+        end=end,
+        context=view.context(match.start, match.end),
+        legal_basis=claim.legal_basis,
+        confidence=confidence(
+            match.kind, view.span_probability(match.start, match.end), match.context_support
+        ),
+        match=claim.match,
+    )
+
+
+def scan_transcript(source: str, transcript: Transcript, scanner: Scanner) -> tuple[Finding, ...]:
+    """The findings of a transcript, in order of time."""
+    view = transcript.view()
+    matches = scanner.scan(view.text, view.char_probabilities())
+    findings = [speech_finding(source, view, m) for m in matches]
+    return tuple(sorted(findings, key=lambda f: (f.start, f.end, f.rule)))
+
+
+def scan_lines(scanner: Scanner, text: str, line_number: int = 1) -> list[TextFinding]:
+    """Findings in text holding one utterance per line, scanned in one pass; `line_number` is the
+    number of the text's first line.
+
+    A newline survives normalisation as a hard boundary, so no claim spans two lines; scanning
+    the whole text at once instead of line by line is what makes a rescan of a year fast.
+    """
+    out: list[TextFinding] = []
+    line = line_number
+    line_start = 0  # offset of line `line` in text
+    # Matches come in order of start, so lines are counted forward once.
+    for match in scanner.scan(text):
+        newlines = text.count("\n", line_start, match.start)
+        if newlines:
+            line += newlines
+            line_start = text.rfind("\n", line_start, match.start) + 1
+        claim = claim_of(match, text)
+        out.append(
+            TextFinding(
+                line=line,
+                category=claim.category,
+                rule=claim.rule,
+                severity=claim.severity,
+                matched=claim.matched,
+                term=claim.term,
+                char_start=match.start - line_start,
+                char_end=match.end - line_start,
+                legal_basis=claim.legal_basis,
+                match=claim.match,
+            )
+        )
+    return out
+
+
+def scan_blocks(
+    scanner: Scanner, blocks: Iterable[str], jobs: int = 1
+) -> Iterator[list[TextFinding]]:
+    """Findings of consecutive blocks of whole lines, block by block, in order, with line numbers
+    counted across blocks. With `jobs` > 1 and more than one block, blocks are scanned in that many
+    forked processes, which share the scanner's loaded tables (Linux and other systems that fork;
+    elsewhere one process)."""
+    numbered = _numbered(blocks)
+    first = next(numbered, None)
+    if first is None:
+        return
+    second = next(numbered, None)
+    if second is None or jobs <= 1 or "fork" not in multiprocessing.get_all_start_methods():
+        for job in itertools.chain([first], [second] if second else [], numbered):
+            yield scan_lines(scanner, *job)
+        return
+    global _FORKED_SCANNER
+    scanner.scan("最好")  # load the word dictionary once, before the processes share it
+    _FORKED_SCANNER = scanner
+    try:
+        with multiprocessing.get_context("fork").Pool(jobs) as pool:
+            yield from pool.imap(_scan_forked, itertools.chain([first, second], numbered))
+    finally:
+        _FORKED_SCANNER = None
+
+
+_FORKED_SCANNER: Scanner | None = None  # what forked scanning processes use
+
+
+def _scan_forked(job: tuple[str, int]) -> list[TextFinding]:
+    assert _FORKED_SCANNER is not None, "only in a process forked by scan_blocks"
+    return scan_lines(_FORKED_SCANNER, *job)
+
+
+def _numbered(blocks: Iterable[str]) -> Iterator[tuple[str, int]]:
+    line = 1
+    for block in blocks:
+        yield block, line
+        line += block.count("\n")

@@ -1,0 +1,110 @@
+"""Options of an audit, and the settings key that says which stored audits they can reuse.
+
+A field's `key` metadata says whether it shapes the transcript, and so belongs in the key:
+- "yes": always in the key;
+- "no": how fast, not what comes out (threads);
+- "unless-default": added after audits were stored; in the key only when set to something other
+  than its default, so audits stored before the field existed keep their key.
+The scan settings (lexicons, product category) are not in the key: `rescan` applies a new lexicon
+or product to stored transcripts without recognising the speech again.
+
+What two runs with the same key must agree on is stated in README "Reproducibility": categories,
+rules, matched words and times of the findings, and confidence to within 0.01. The thread layout
+does not change what is recognised, so it is not in the key.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import hashlib
+import json
+from dataclasses import dataclass, field
+from typing import Any
+
+DEFAULT_MODEL = "base"
+# Chunks in flight, split between the workers. On 2 cores (scripts/bench.py) 4 is as fast and
+# needs a third less memory; 8 stays the default so stored audits keep their settings key.
+DEFAULT_BATCH_SIZE = 8
+# Audio decoded and transcribed at a time: peak memory grows with it; as fast as 240 s.
+DEFAULT_WINDOW_SECONDS = 120.0
+
+# What is sold: some rules and exemptions apply only to some goods.
+PRODUCT_CATEGORIES = (
+    "general",
+    "cosmetics",
+    "food",
+    "health-food",
+    "drug",
+    "medical-device",
+    "education",
+    "finance",
+)
+
+_IN_KEY = {"key": "yes"}
+_NOT_IN_KEY = {"key": "no"}
+
+
+@dataclass(frozen=True)
+class AsrOptions:
+    model: str = field(default=DEFAULT_MODEL, metadata=_IN_KEY)
+    device: str = field(default="auto", metadata=_IN_KEY)  # auto | cpu | cuda
+    compute_type: str = field(default="default", metadata=_IN_KEY)  # int8 on CPU, float16 on CUDA
+    language: str = field(default="zh", metadata=_IN_KEY)  # or "auto"
+    beam_size: int = field(default=5, metadata=_IN_KEY)
+    vad: bool = field(default=True, metadata=_IN_KEY)
+    cpu_threads: int = field(default=0, metadata=_NOT_IN_KEY)  # 0: one per usable core
+    initial_prompt: str | None = field(default=None, metadata=_IN_KEY)
+    # chunks decoded together; 1: sequential decoding
+    batch_size: int = field(default=DEFAULT_BATCH_SIZE, metadata=_IN_KEY)
+    hotwords: str | None = field(default=None, metadata=_IN_KEY)  # words to bias decoding towards
+    guards: bool = field(default=True, metadata=_IN_KEY)  # drop text Whisper invents on music
+    window_seconds: float = field(default=DEFAULT_WINDOW_SECONDS, metadata=_IN_KEY)
+
+    def to_dict(self) -> dict[str, Any]:
+        return dict(self.__dict__)
+
+    def key_fields(self) -> dict[str, Any]:
+        """The fields that shape a transcript, as the settings key takes them."""
+        out: dict[str, Any] = {}
+        for f in dataclasses.fields(self):
+            mode = f.metadata.get("key", "yes")
+            value = getattr(self, f.name)
+            if mode == "yes" or (mode == "unless-default" and value != f.default):
+                out[f.name] = value
+        return out
+
+
+@dataclass(frozen=True)
+class AuditOptions:
+    """Every setting that shapes a result; recorded in each report."""
+
+    asr: AsrOptions = field(default_factory=AsrOptions)
+    audio_stream: int = 0
+    lexicons: tuple[str, ...] = ()  # extra lexicon files, in order
+    product_category: str = "general"  # what is sold: some rules apply only to some goods
+    ffmpeg_timeout: float | None = 600.0  # seconds ffmpeg may give no audio; None: no limit
+
+    def to_dict(self) -> dict[str, Any]:
+        return dataclasses.asdict(self)
+
+    def pinned(self, device: str, compute_type: str) -> AuditOptions:
+        """These options with the device and compute type an audit really used ("auto" and
+        "default" resolved), so that the key says what produced a transcript."""
+        asr = dataclasses.replace(self.asr, device=device, compute_type=compute_type)
+        return dataclasses.replace(self, asr=asr)
+
+    def with_threads(self, threads: int) -> AuditOptions:
+        return dataclasses.replace(self, asr=dataclasses.replace(self.asr, cpu_threads=threads))
+
+    def transcript_settings(self, model_id: str) -> dict[str, Any]:
+        """What shapes a transcript: the settings key's input, stored beside each audit.
+
+        `model_id` names the model's weights (their SHA-256, or path, size and mtime).
+        """
+        return {**self.asr.key_fields(), "model_id": model_id, "audio_stream": self.audio_stream}
+
+
+def settings_key(settings: dict[str, Any]) -> str:
+    """A short, stable hash of `AuditOptions.transcript_settings`."""
+    canonical = json.dumps(settings, sort_keys=True, separators=(",", ":"), ensure_ascii=False)
+    return hashlib.sha256(canonical.encode("utf-8")).hexdigest()[:16]
