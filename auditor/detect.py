@@ -11,7 +11,7 @@ import multiprocessing
 from collections.abc import Iterable, Iterator
 from dataclasses import dataclass
 
-from auditor.findings import Finding, TextFinding
+from auditor.findings import Finding, TextFinding, Why
 from auditor.scan import Match, Scanner
 from auditor.transcript import Transcript, TranscriptText
 
@@ -30,19 +30,24 @@ class Claim:
     term: str | None
     legal_basis: str
     match: str
+    why: Why
 
 
 def claim_of(match: Match, text: str) -> Claim:
     """The claim a match of `text` makes. The severity is the match's: the rule's, adjusted for
-    the product the scanner was built for."""
+    the product the scanner was built for. `why` names the parts that matched; a plain term or
+    pattern is its own reason."""
+    matched = text[match.start : match.end]
+    why = match.why or ((("term", match.term),) if match.term else (("pattern", matched),))
     return Claim(
         category=match.category,
         rule=match.rule.id,
         severity=match.severity,
-        matched=text[match.start : match.end],
+        matched=matched,
         term=match.term,
         legal_basis=match.rule.legal_basis,
         match=match.kind,
+        why=why,
     )
 
 
@@ -78,6 +83,7 @@ def speech_finding(source: str, view: TranscriptText, match: Match) -> Finding:
             match.kind, view.span_probability(match.start, match.end), match.context_support
         ),
         match=claim.match,
+        why=claim.why,
     )
 
 
@@ -118,6 +124,7 @@ def scan_lines(scanner: Scanner, text: str, line_number: int = 1) -> list[TextFi
                 char_end=match.end - line_start,
                 legal_basis=claim.legal_basis,
                 match=claim.match,
+                why=claim.why,
             )
         )
     return out

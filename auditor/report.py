@@ -56,7 +56,11 @@ def render_csv(findings: Iterable[Finding]) -> str:
     writer = csv.DictWriter(buffer, fieldnames=FINDING_FIELDS, lineterminator="\n")
     writer.writeheader()
     for f in findings:
-        writer.writerow(f.to_dict())
+        row = f.to_dict()
+        row["why"] = json.dumps(row["why"], ensure_ascii=False) if row["why"] else ""
+        if "box" in row:
+            row["box"] = json.dumps(row["box"])
+        writer.writerow(row)
     return buffer.getvalue()
 
 
@@ -79,7 +83,7 @@ def render_audit(
     clip_padding: float | None = None,
 ) -> str:
     """`output` is where the report goes (html links media relative to it); `clips` from --clips."""
-    findings = [f for r in results for f in r.findings]
+    findings = [r.identified(f) for r in results for f in r.findings]
     if fmt == "table":
         return render_table(results)
     if fmt == "json":

@@ -6,12 +6,13 @@ makes them.
 
 from __future__ import annotations
 
+import dataclasses
 from dataclasses import asdict, dataclass
 from pathlib import Path
 from typing import Any
 
 from auditor import __version__
-from auditor.findings import Finding
+from auditor.findings import Finding, finding_id
 from auditor.options import AsrOptions, AuditOptions
 from auditor.transcript import Transcript
 
@@ -86,9 +87,15 @@ class AuditResult:
             },
             "settings": self.options.to_dict(),
             "run": {"started": self.started, "finished": self.finished},
-            "findings": [f.to_dict() for f in self.findings],
+            "findings": [self.identified(f).to_dict() for f in self.findings],
             "transcript": self.transcript.to_dict(with_words),
         }
+
+    def identified(self, finding: Finding) -> Finding:
+        """The finding with its stable id (`finding_id` of this recording's content)."""
+        if finding.id:
+            return finding
+        return dataclasses.replace(finding, id=finding_id(self.source.sha256, finding))
 
     @classmethod
     def from_dict(cls, doc: dict[str, Any]) -> AuditResult:
@@ -102,13 +109,10 @@ class AuditResult:
             ffmpeg_timeout=settings["ffmpeg_timeout"],
         )
         model = doc["model"]
-        fields = set(Finding.__dataclass_fields__)
         return cls(
             source=SourceInfo(**doc["source"]),
             transcript=Transcript.from_dict(doc["transcript"]),
-            findings=tuple(
-                Finding(**{k: v for k, v in f.items() if k in fields}) for f in doc["findings"]
-            ),
+            findings=tuple(Finding.from_dict(f) for f in doc["findings"]),
             options=options,
             model=ResolvedModel(model["name"], model["path"], model["sha256"]),
             device=model["device"],

@@ -22,6 +22,7 @@ from typing import Any
 
 from auditor import segment
 from auditor.anchors import required_literals
+from auditor.findings import Why
 from auditor.lexicon import Exemption, Lexicon, Rule
 from auditor.normalize import Normalized, normalize, normalize_term
 from auditor.phonetic import is_cjk, sound_keys, term_sound_keys
@@ -51,6 +52,7 @@ class Match:
     kind: str  # exact | variant | sound-alike
     severity: str
     context_support: bool = False  # sound-alike only: the category's context words were near
+    why: Why = ()  # the rule's parts and the words that matched them; () for a plain term
 
     @property
     def category(self) -> str:

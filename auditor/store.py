@@ -34,7 +34,7 @@ from pathlib import Path
 from typing import Any, TypeVar
 
 from auditor.errors import InputError, StoreError
-from auditor.findings import FINDING_FIELDS, Finding
+from auditor.findings import FINDING_FIELDS, Finding, finding_id
 from auditor.options import AsrOptions, AuditOptions
 from auditor.results import AuditResult, ResolvedModel, SourceInfo
 from auditor.severity import SEVERITIES, rank
@@ -45,7 +45,7 @@ log = logging.getLogger("auditor")
 
 T = TypeVar("T")
 
-SCHEMA_VERSION = 2  # 2: audits.product_category
+SCHEMA_VERSION = 3  # 2: audits.product_category; 3: finding ids, channel, why, evidence, screen
 DEFAULT_LEASE = 300.0  # seconds without a heartbeat before another run may take a claim over
 
 _SCHEMA = """
@@ -88,6 +88,7 @@ CREATE TABLE IF NOT EXISTS audits (
     transcript TEXT,
     lexicon_version TEXT,
     product_category TEXT NOT NULL DEFAULT 'general',
+    screen TEXT,
     claim_owner TEXT,
     heartbeat REAL,
     attempts INTEGER NOT NULL DEFAULT 0,
@@ -114,9 +115,16 @@ CREATE TABLE IF NOT EXISTS findings (
     legal_basis TEXT NOT NULL,
     confidence REAL NOT NULL,
     match TEXT NOT NULL,
-    created TEXT NOT NULL
+    created TEXT NOT NULL,
+    channel TEXT NOT NULL DEFAULT 'speech',
+    why TEXT,
+    heard_logprob REAL,
+    term_logprob REAL,
+    box TEXT,
+    fid TEXT
 );
 CREATE INDEX IF NOT EXISTS findings_audit ON findings(audit_id, lexicon_version);
+CREATE INDEX IF NOT EXISTS findings_fid ON findings(fid);
 """
 
 
@@ -311,10 +319,12 @@ class Store:
             version = int(db.execute("PRAGMA user_version").fetchone()[0])
             if version == SCHEMA_VERSION:
                 return
-            if version == 1:  # the scan's product category, kept for rescan
+            if version and version < 2:  # the scan's product category, kept for rescan
                 db.execute(
                     "ALTER TABLE audits ADD COLUMN product_category TEXT NOT NULL DEFAULT 'general'"
                 )
+            if version and version < 3:
+                _upgrade_to_3(db)
             for statement in _SCHEMA.split(";"):
                 if statement.strip():
                     db.execute(statement)
@@ -522,10 +532,14 @@ class Store:
             "DELETE FROM findings WHERE audit_id = ? AND lexicon_version = ?",
             (audit_id, lexicon_version),
         )
+        sha256 = str(
+            db.execute("SELECT sha256 FROM audits WHERE id = ?", (audit_id,)).fetchone()[0]
+        )
         db.executemany(
             "INSERT INTO findings(audit_id, lexicon_version, category, rule, severity, matched, "
-            'term, start, "end", context, legal_basis, confidence, match, created) '
-            "VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+            'term, start, "end", context, legal_basis, confidence, match, created, channel, why, '
+            "heard_logprob, term_logprob, box, fid) "
+            "VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
             [
                 (
                     audit_id,
@@ -542,6 +556,12 @@ class Store:
                     f.confidence,
                     f.match,
                     stamp,
+                    f.channel,
+                    json.dumps(dict(f.why), ensure_ascii=False) if f.why else None,
+                    f.heard_logprob,
+                    f.term_logprob,
+                    json.dumps(list(f.box)) if f.box else None,
+                    f.id or finding_id(sha256, f),
                 )
                 for f in findings
             ],
@@ -762,7 +782,9 @@ class StoredResult:
     settings: dict[str, Any]  # what the batch stored as the audit's transcript settings
 
 
-_FINDING_COLUMNS = ", ".join(f'f."{name}"' for name in FINDING_FIELDS if name != "source")
+_FINDING_COLUMNS = ", ".join(
+    "f.fid AS id" if name == "id" else f'f."{name}"' for name in FINDING_FIELDS if name != "source"
+)
 
 _RANKED = """
 SELECT a.id, a.status, a.cause, a.source_path, a.duration, a.finished,
@@ -784,4 +806,41 @@ def _typed(kind: type[T], row: sqlite3.Row) -> T:
 
 def _finding(row: sqlite3.Row, source: str | None = None) -> Finding:
     values = {name: row[name] for name in FINDING_FIELDS if name != "source"}
+    values["why"] = tuple(json.loads(values["why"]).items()) if values["why"] else ()
+    values["box"] = tuple(json.loads(values["box"])) if values["box"] else None
+    values["id"] = values["id"] or ""
     return Finding(source=source if source is not None else str(row["source"]), **values)
+
+
+def _upgrade_to_3(db: sqlite3.Connection) -> None:
+    """Schema 2 -> 3: findings gain channel, why, evidence figures, box and a stable id (computed
+    here for the findings already stored); audits gain the screen text of their recording."""
+    db.execute("ALTER TABLE audits ADD COLUMN screen TEXT")
+    for column in (
+        "channel TEXT NOT NULL DEFAULT 'speech'",
+        "why TEXT",
+        "heard_logprob REAL",
+        "term_logprob REAL",
+        "box TEXT",
+        "fid TEXT",
+    ):
+        db.execute(f"ALTER TABLE findings ADD COLUMN {column}")
+    rows = db.execute(
+        'SELECT f.id, a.sha256, f.rule, f.matched, f.start, f."end" FROM findings f '
+        "JOIN audits a ON a.id = f.audit_id"
+    ).fetchall()
+    db.executemany(
+        "UPDATE findings SET fid = ? WHERE id = ?",
+        [
+            (
+                finding_id(
+                    str(row[1]),
+                    Finding(
+                        "", "", str(row[2]), "", str(row[3]), None, row[4], row[5], "", "", 0, ""
+                    ),
+                ),
+                row[0],
+            )
+            for row in rows
+        ],
+    )

@@ -12,7 +12,7 @@ import pytest
 
 from auditor.batch import rescan
 from auditor.errors import InputError, StoreError
-from auditor.findings import Finding
+from auditor.findings import Finding, finding_id
 from auditor.lexicon import load_lexicon
 from auditor.options import AuditOptions
 from auditor.results import AuditResult, ResolvedModel, SourceInfo
@@ -191,22 +191,115 @@ def test_findings_come_from_each_contents_latest_audit(tmp_path: Path) -> None:
         assert store.status()["settings_keys"] == 2
 
 
-def test_a_version_1_database_is_upgraded_in_place(tmp_path: Path) -> None:
-    db = tmp_path / "a.db"
-    with _open(db) as store:
-        me = new_owner()
-        _, row = store.claim("s1", KEY, SETTINGS, "a.mp4", me)
-        store.finish(row.id, me, _result(_transcript("最好"), [_finding()], "v"))
-    raw = sqlite3.connect(db)
-    raw.execute("ALTER TABLE audits DROP COLUMN product_category")  # as version 1 made it
-    raw.execute("PRAGMA user_version = 1")
+# The schema as auditor 0.1 wrote it (version 2; version 1 had no audits.product_category).
+SCHEMA_2 = """
+CREATE TABLE IF NOT EXISTS meta (
+    key TEXT PRIMARY KEY,
+    value TEXT NOT NULL
+);
+CREATE TABLE IF NOT EXISTS files (
+    sha256 TEXT PRIMARY KEY,
+    size INTEGER NOT NULL,
+    first_seen TEXT NOT NULL,
+    last_seen TEXT NOT NULL
+);
+CREATE TABLE IF NOT EXISTS paths (
+    path TEXT PRIMARY KEY,
+    sha256 TEXT NOT NULL REFERENCES files(sha256),
+    size INTEGER NOT NULL,
+    mtime_ns INTEGER NOT NULL,
+    inode INTEGER NOT NULL,
+    seen TEXT NOT NULL
+);
+CREATE INDEX IF NOT EXISTS paths_sha256 ON paths(sha256);
+CREATE TABLE IF NOT EXISTS audits (
+    id INTEGER PRIMARY KEY,
+    sha256 TEXT NOT NULL REFERENCES files(sha256),
+    settings_key TEXT NOT NULL,
+    settings TEXT NOT NULL,
+    status TEXT NOT NULL CHECK (status IN ('pending', 'running', 'done', 'failed')),
+    cause TEXT,
+    source_path TEXT NOT NULL,
+    duration REAL,
+    format TEXT,
+    has_video INTEGER,
+    audio_streams INTEGER,
+    model_name TEXT,
+    model_sha256 TEXT,
+    device TEXT,
+    compute_type TEXT,
+    tool_version TEXT,
+    transcript TEXT,
+    lexicon_version TEXT,
+    product_category TEXT NOT NULL DEFAULT 'general',
+    claim_owner TEXT,
+    heartbeat REAL,
+    attempts INTEGER NOT NULL DEFAULT 0,
+    created TEXT NOT NULL,
+    started TEXT,
+    finished TEXT,
+    updated TEXT NOT NULL,
+    UNIQUE (sha256, settings_key),
+    CHECK (status != 'done' OR transcript IS NOT NULL)
+);
+CREATE INDEX IF NOT EXISTS audits_status ON audits(status);
+CREATE TABLE IF NOT EXISTS findings (
+    id INTEGER PRIMARY KEY,
+    audit_id INTEGER NOT NULL REFERENCES audits(id) ON DELETE CASCADE,
+    lexicon_version TEXT NOT NULL,
+    category TEXT NOT NULL,
+    rule TEXT NOT NULL,
+    severity TEXT NOT NULL,
+    matched TEXT NOT NULL,
+    term TEXT,
+    start REAL NOT NULL,
+    "end" REAL NOT NULL,
+    context TEXT NOT NULL,
+    legal_basis TEXT NOT NULL,
+    confidence REAL NOT NULL,
+    match TEXT NOT NULL,
+    created TEXT NOT NULL
+);
+CREATE INDEX IF NOT EXISTS findings_audit ON findings(audit_id, lexicon_version);
+"""
+
+
+def _old_database(path: Path, version: int) -> None:
+    """A database as an earlier auditor left it: one done audit with one finding."""
+    raw = sqlite3.connect(path)
+    raw.executescript(SCHEMA_2)
+    if version == 1:
+        raw.execute("ALTER TABLE audits DROP COLUMN product_category")
+    raw.execute("INSERT INTO files VALUES ('s1', 10, 'x', 'x')")
+    raw.execute(
+        "INSERT INTO audits(id, sha256, settings_key, settings, status, source_path, transcript, "
+        "lexicon_version, created, updated, duration) VALUES (1, 's1', 'k', '{}', 'done', 'a.mp4', "
+        "?, 'v', 'x', 'x', 3.0)",
+        (json.dumps(_transcript("最好").to_dict()),),
+    )
+    raw.execute(
+        "INSERT INTO findings(audit_id, lexicon_version, category, rule, severity, matched, term, "
+        "start, \"end\", context, legal_basis, confidence, match, created) VALUES (1, 'v', "
+        "'absolute.superlative', 'r', 'medium', '最好', '最好', 1, 2, 'c', 'l', 0.9, 'exact', 'x')"
+    )
+    raw.execute(f"PRAGMA user_version = {version}")
     raw.commit()
     raw.close()
+
+
+@pytest.mark.parametrize("version", [1, 2])
+def test_an_older_database_is_upgraded_in_place(tmp_path: Path, version: int) -> None:
+    db = tmp_path / "a.db"
+    _old_database(db, version)
     with Store(db) as store:
         assert store.status()["audits"]["done"] == 1
         [[row]] = list(store.done_transcripts())
         assert row.product_category == "general"
-    assert sqlite3.connect(db).execute("PRAGMA user_version").fetchone()[0] == 2
+        [finding] = store.findings()
+    assert sqlite3.connect(db).execute("PRAGMA user_version").fetchone()[0] == 3
+    # Findings stored before ids existed get the id the same finding gets when made again.
+    assert finding.channel == "speech" and finding.why == ()
+    assert finding.id == finding_id("s1", _finding()) != ""
 
 
 def test_rescan_keeps_or_overrides_each_audits_product_category(tmp_path: Path) -> None:
