@@ -1,6 +1,7 @@
-"""The pipeline for one recording: probe -> extract -> transcribe -> scan -> findings.
+"""The pipeline for one recording: probe -> extract -> transcribe -> scan -> findings, and beside
+the transcription, for a video, the screen pass (frames -> text on screen -> spans).
 
-`Auditor` holds what is loaded once (model, lexicon, scanner) and audits many files.
+`Auditor` holds what is loaded once (model, OCR, lexicon, scanner) and audits many files.
 """
 
 from __future__ import annotations
@@ -11,19 +12,23 @@ import os
 import sys
 import threading
 from collections.abc import Callable
-from concurrent.futures import ThreadPoolExecutor
+from concurrent.futures import Future, ThreadPoolExecutor
 
-from auditor.asr import TranscribeProgress, Transcriber, packs_speech
-from auditor.detect import scan_transcript
+from auditor.asr import TranscribeProgress, Transcriber, packs_speech, usable_cpus
+from auditor.detect import scan_recording
 from auditor.errors import InputError
 from auditor.files import sha256_file
 from auditor.lexicon import Lexicon, load_lexicon
 from auditor.media import MediaInfo, probe
 from auditor.models import resolve_model
+from auditor.ocr import TextReader
 from auditor.options import AuditOptions
 from auditor.results import AuditResult, SourceInfo
 from auditor.scan import Scanner
+from auditor.screen import read_screen
+from auditor.screentext import ScreenText
 from auditor.times import utc_now
+from auditor.transcript import Transcript
 from auditor.windows import stream_windows
 
 log = logging.getLogger("auditor")
@@ -35,6 +40,12 @@ def lower_thread_priority() -> None:
         return
     with contextlib.suppress(OSError):  # not allowed or not supported: only slower
         os.setpriority(os.PRIO_PROCESS, threading.get_native_id(), 19)
+
+
+def screen_threads(cpu_threads: int) -> int:
+    """ONNX Runtime threads for the OCR: half the cores the speech recognition may use (it keeps
+    the others busy), at least one and at most four."""
+    return max(1, min(4, (cpu_threads or usable_cpus()) // 2))
 
 
 class Auditor:
@@ -50,6 +61,7 @@ class Auditor:
         self._transcriber: Transcriber | None = None
         self._scanner: Scanner | None = None
         self._scanner_lock = threading.Lock()
+        self._reader: TextReader | None = None
 
     @property
     def scanner(self) -> Scanner:
@@ -74,11 +86,62 @@ class Auditor:
             self._transcriber = Transcriber(model, self.options.asr)
         return self._transcriber
 
+    @property
+    def reader(self) -> TextReader:
+        """The OCR, loaded on first use (by the first video)."""
+        if self._reader is None:
+            self._reader = TextReader(screen_threads(self.options.asr.cpu_threads))
+        return self._reader
+
+    def read_screen(self, info: MediaInfo, stop: threading.Event) -> ScreenText | None:
+        """The screen pass over a video, at idle priority: it takes the CPU time that the
+        transcription leaves, and a frame that cannot be decoded is skipped and counted. A video
+        that cannot be read at all gets no screen text (and a warning), never a failed audit."""
+        lower_thread_priority()
+        try:
+            return read_screen(
+                info.path,
+                self.options.screen.interval,
+                self.reader,
+                info.duration,
+                self.options.audio_stream,
+                threads=screen_threads(self.options.asr.cpu_threads),
+                stop=stop,
+            )
+        except InputError as exc:
+            log.warning("%s: no screen text: %s", info.path, exc.cause)
+            return None
+
     def check_input(self, path: str) -> MediaInfo:
         info = probe(path)
         if not info.audio_streams:
             raise InputError(path, "no audio stream (nothing to transcribe)")
         return info
+
+    def _transcribe(
+        self,
+        info: MediaInfo,
+        side: ThreadPoolExecutor,
+        stop: threading.Event,
+        screen_wanted: bool,
+        progress: TranscribeProgress | None,
+    ) -> tuple[Transcript, Future[ScreenText | None] | None]:
+        """The transcript, with the screen pass started beside it (its future is returned)."""
+        with stream_windows(
+            info,
+            self.options.audio_stream,
+            window_seconds=self.options.asr.window_seconds,
+            timeout=self.options.ffmpeg_timeout,
+            speech=packs_speech(self.options.asr),
+        ) as windows:
+            transcriber = self.transcriber
+            # Only now: loading the model needs the interpreter (it would wait on a Python
+            # thread), while transcription runs in CTranslate2 without it.
+            warm = side.submit(self._warm_scanner)
+            screen = side.submit(self.read_screen, info, stop) if screen_wanted else None
+            transcript = transcriber.transcribe_windows(windows, info.duration, progress=progress)
+        warm.result()
+        return transcript, screen
 
     def audit(self, path: str, progress: TranscribeProgress | None = None) -> AuditResult:
         started = utc_now()
@@ -86,24 +149,17 @@ class Auditor:
         # The file's checksum and the first window's decoding run while the model loads; then
         # windows of a few minutes, the next decoded while this one is transcribed: memory stays
         # flat however long the recording is.
-        with ThreadPoolExecutor(2, thread_name_prefix="auditor-side") as side:
+        screen_wanted = self.options.screen.enabled and info.has_video
+        stop = threading.Event()
+        with ThreadPoolExecutor(3, thread_name_prefix="auditor-side") as side:
             sha256 = side.submit(sha256_file, path)
-            with stream_windows(
-                info,
-                self.options.audio_stream,
-                window_seconds=self.options.asr.window_seconds,
-                timeout=self.options.ffmpeg_timeout,
-                speech=packs_speech(self.options.asr),
-            ) as windows:
-                transcriber = self.transcriber
-                # Only now: loading the model needs the interpreter (it would wait on a Python
-                # thread), while transcription runs in CTranslate2 without it.
-                warm = side.submit(self._warm_scanner)
-                transcript = transcriber.transcribe_windows(
-                    windows, info.duration, progress=progress
-                )
+            try:
+                transcript, screen = self._transcribe(info, side, stop, screen_wanted, progress)
+            except BaseException:
+                stop.set()  # the screen pass ends at its next frame instead of reading on
+                raise
             checksum = sha256.result()
-            warm.result()
+            screen_text = screen.result() if screen is not None else None
         if not info.duration:
             info = MediaInfo(
                 info.path,
@@ -125,12 +181,13 @@ class Auditor:
         return AuditResult(
             source=source,
             transcript=transcript,
-            findings=scan_transcript(path, transcript, self.scanner),
+            findings=scan_recording(path, transcript, screen_text, self.scanner),
             options=self.options,
-            model=transcriber.model_info,
-            device=transcriber.device,
-            compute_type=transcriber.compute_type,
+            model=self.transcriber.model_info,
+            device=self.transcriber.device,
+            compute_type=self.transcriber.compute_type,
             lexicon_version=self.lexicon.version,
             started=started,
             finished=utc_now(),
+            screen=screen_text,
         )

@@ -11,8 +11,9 @@ import multiprocessing
 from collections.abc import Iterable, Iterator
 from dataclasses import dataclass
 
-from auditor.findings import Finding, TextFinding, Why
+from auditor.findings import Box, Finding, TextFinding, Why
 from auditor.scan import Match, Scanner
+from auditor.screentext import ScreenText, ScreenView
 from auditor.transcript import Transcript, TranscriptText
 
 # How much a match kind is worth before the recogniser's own word probabilities are counted.
@@ -93,6 +94,63 @@ def scan_transcript(source: str, transcript: Transcript, scanner: Scanner) -> tu
     matches = scanner.scan(view.text, view.char_probabilities())
     findings = [speech_finding(source, view, m) for m in matches]
     return tuple(sorted(findings, key=lambda f: (f.start, f.end, f.rule)))
+
+
+def screen_finding(source: str, view: ScreenView, match: Match) -> Finding:
+    """A claim shown on screen: from when all its lines were shown to when the first was gone,
+    where (the box around them), and the OCR's confidence in them (a sound-alike, which OCR does
+    not make but an evader may write, at most the sound-alike's share of it)."""
+    claim = claim_of(match, view.text)
+    spans = [view.spans[i] for i in view.span_indices(match.start, match.end)]
+    start = max(s.start for s in spans)
+    end = min(s.end for s in spans)
+    if end < start:  # lines of one overlay that came and went at slightly different samples
+        start, end = min(s.start for s in spans), max(s.end for s in spans)
+    read = min(s.confidence for s in spans)
+    share = _KIND_CONFIDENCE["sound-alike"] if match.kind == "sound-alike" else 1.0
+    return Finding(
+        source=source,
+        category=claim.category,
+        rule=claim.rule,
+        severity=claim.severity,
+        matched=claim.matched,
+        term=claim.term,
+        start=start,
+        end=end,
+        context=view.context(match.start),
+        legal_basis=claim.legal_basis,
+        confidence=round(read * share, 3),
+        match=claim.match,
+        channel="screen",
+        why=claim.why,
+        box=_union([s.box for s in spans]),
+    )
+
+
+def _union(boxes: list[Box]) -> Box:
+    left = min(b[0] for b in boxes)
+    top = min(b[1] for b in boxes)
+    right = max(b[0] + b[2] for b in boxes)
+    bottom = max(b[1] + b[3] for b in boxes)
+    return (left, top, right - left, bottom - top)
+
+
+def scan_screen(source: str, screen: ScreenText | None, scanner: Scanner) -> tuple[Finding, ...]:
+    """The findings of a recording's screen text, in order of time; () without any."""
+    if screen is None or not screen.spans:
+        return ()
+    view = ScreenView.build(screen)
+    matches = scanner.scan(view.text, view.char_probabilities())
+    findings = [screen_finding(source, view, m) for m in matches]
+    return tuple(sorted(findings, key=lambda f: (f.start, f.end, f.rule)))
+
+
+def scan_recording(
+    source: str, transcript: Transcript, screen: ScreenText | None, scanner: Scanner
+) -> tuple[Finding, ...]:
+    """What was said and what was shown, in order of time (speech first at the same moment)."""
+    findings = scan_transcript(source, transcript, scanner) + scan_screen(source, screen, scanner)
+    return tuple(sorted(findings, key=lambda f: (f.start, f.channel != "speech", f.end, f.rule)))
 
 
 def scan_lines(scanner: Scanner, text: str, line_number: int = 1) -> list[TextFinding]:

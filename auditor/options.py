@@ -8,6 +8,11 @@ A field's `key` metadata says whether it shapes the transcript, and so belongs i
 The scan settings (lexicons, product category) are not in the key: `rescan` applies a new lexicon
 or product to stored transcripts without recognising the speech again.
 
+The screen settings (on or off, the sampling interval) shape the stored screen text as the speech
+settings shape the transcript, so they are in the key; they came after audits were stored, so as
+"unless-default": audits stored before have no screen text and keep their key (a batch does not
+redo them), and `--no-screen` or another `--screen-interval` is another key, audited afresh.
+
 What two runs with the same key must agree on is stated in README "Reproducibility": categories,
 rules, matched words and times of the findings, and confidence to within 0.01. The thread layout
 does not change what is recognised, so it is not in the key.
@@ -27,6 +32,8 @@ DEFAULT_MODEL = "base"
 DEFAULT_BATCH_SIZE = 8
 # Audio decoded and transcribed at a time: peak memory grows with it; as fast as 240 s.
 DEFAULT_WINDOW_SECONDS = 120.0
+# Seconds between the video frames the screen pass looks at (README "Screen text").
+DEFAULT_SCREEN_INTERVAL = 2.0
 
 # What is sold: some rules and exemptions apply only to some goods.
 PRODUCT_CATEGORIES = (
@@ -42,6 +49,18 @@ PRODUCT_CATEGORIES = (
 
 _IN_KEY = {"key": "yes"}
 _NOT_IN_KEY = {"key": "no"}
+_IN_KEY_UNLESS_DEFAULT = {"key": "unless-default"}
+
+
+def key_fields(options: Any) -> dict[str, Any]:
+    """The fields of an options dataclass that the settings key takes (see the module)."""
+    out: dict[str, Any] = {}
+    for f in dataclasses.fields(options):
+        mode = f.metadata.get("key", "yes")
+        value = getattr(options, f.name)
+        if mode == "yes" or (mode == "unless-default" and value != f.default):
+            out[f.name] = value
+    return out
 
 
 @dataclass(frozen=True)
@@ -65,13 +84,21 @@ class AsrOptions:
 
     def key_fields(self) -> dict[str, Any]:
         """The fields that shape a transcript, as the settings key takes them."""
-        out: dict[str, Any] = {}
-        for f in dataclasses.fields(self):
-            mode = f.metadata.get("key", "yes")
-            value = getattr(self, f.name)
-            if mode == "yes" or (mode == "unless-default" and value != f.default):
-                out[f.name] = value
-        return out
+        return key_fields(self)
+
+
+@dataclass(frozen=True)
+class ScreenOptions:
+    """The screen pass: text burned into the video, read from frames sampled every `interval`."""
+
+    enabled: bool = field(default=True, metadata=_IN_KEY_UNLESS_DEFAULT)  # when there is video
+    interval: float = field(default=DEFAULT_SCREEN_INTERVAL, metadata=_IN_KEY_UNLESS_DEFAULT)
+
+    def key_fields(self) -> dict[str, Any]:
+        """As the settings key takes them: nothing at the defaults; off is off at any interval."""
+        if not self.enabled:
+            return {"screen_enabled": False}
+        return {f"screen_{name}": value for name, value in key_fields(self).items()}
 
 
 @dataclass(frozen=True)
@@ -83,6 +110,7 @@ class AuditOptions:
     lexicons: tuple[str, ...] = ()  # extra lexicon files, in order
     product_category: str = "general"  # what is sold: some rules apply only to some goods
     ffmpeg_timeout: float | None = 600.0  # seconds ffmpeg may give no audio; None: no limit
+    screen: ScreenOptions = field(default_factory=ScreenOptions)
 
     def to_dict(self) -> dict[str, Any]:
         return dataclasses.asdict(self)
@@ -101,7 +129,12 @@ class AuditOptions:
 
         `model_id` names the model's weights (their SHA-256, or path, size and mtime).
         """
-        return {**self.asr.key_fields(), "model_id": model_id, "audio_stream": self.audio_stream}
+        return {
+            **self.asr.key_fields(),
+            "model_id": model_id,
+            "audio_stream": self.audio_stream,
+            **self.screen.key_fields(),
+        }
 
 
 def settings_key(settings: dict[str, Any]) -> str:

@@ -31,14 +31,21 @@ def render_table(results: Sequence[AuditResult]) -> str:
             f"{count} finding{'s' if count != 1 else ''})"
         )
         for f in result.findings:
-            note = "" if f.match == "exact" else f"  [{f.match}]"
             out.append(
                 f"  {clock(f.start)}  {f.severity:<6}  {f.category:<24}  「{f.matched}」  "
-                f"{f.context}{note}"
+                f"{f.context}{_notes(f)}"
             )
         if not count:
             out.append("  no findings")
     return "\n".join(out) + "\n"
+
+
+def _notes(f: Finding) -> str:
+    """What a table line adds after the sentence: shown on screen (until when), the match kind."""
+    notes = [f"on screen to {clock(f.end)}"] if f.channel == "screen" else []
+    if f.match != "exact":
+        notes.append(f.match)
+    return "".join(f"  [{note}]" for note in notes)
 
 
 def render_json(results: Sequence[AuditResult]) -> str:
@@ -126,6 +133,6 @@ def render_findings_table(findings: Iterable[Finding]) -> str:
     """Findings of many recordings, one line each (`auditor findings` on a terminal)."""
     return "".join(
         f"{f.source}  {clock(f.start)}  {f.severity:<6}  {f.category:<24}  "
-        f"「{f.matched}」  {f.context}\n"
+        f"「{f.matched}」  {f.context}{_notes(f)}\n"
         for f in findings
     )

@@ -13,7 +13,8 @@ from typing import Any
 
 from auditor import __version__
 from auditor.findings import Finding, finding_id
-from auditor.options import AsrOptions, AuditOptions
+from auditor.options import AsrOptions, AuditOptions, ScreenOptions
+from auditor.screentext import ScreenText
 from auditor.transcript import Transcript
 
 
@@ -69,6 +70,7 @@ class AuditResult:
     started: str
     finished: str
     tool_version: str = __version__
+    screen: ScreenText | None = None  # the text the video showed; None: no screen pass
 
     def to_dict(self, with_words: bool = True) -> dict[str, Any]:
         return {
@@ -89,6 +91,7 @@ class AuditResult:
             "run": {"started": self.started, "finished": self.finished},
             "findings": [self.identified(f).to_dict() for f in self.findings],
             "transcript": self.transcript.to_dict(with_words),
+            "screen": self.screen.to_dict() if self.screen is not None else None,
         }
 
     def identified(self, finding: Finding) -> Finding:
@@ -107,8 +110,11 @@ class AuditResult:
             lexicons=tuple(settings["lexicons"]),
             product_category=str(settings["product_category"]),
             ffmpeg_timeout=settings["ffmpeg_timeout"],
+            # a report from before the screen pass existed had none
+            screen=ScreenOptions(**settings.get("screen", {"enabled": False})),
         )
         model = doc["model"]
+        screen = doc.get("screen")
         return cls(
             source=SourceInfo(**doc["source"]),
             transcript=Transcript.from_dict(doc["transcript"]),
@@ -121,4 +127,5 @@ class AuditResult:
             started=doc["run"]["started"],
             finished=doc["run"]["finished"],
             tool_version=doc["tool"]["version"],
+            screen=ScreenText.from_dict(screen) if screen is not None else None,
         )

@@ -21,7 +21,7 @@ from __future__ import annotations
 
 import difflib
 import logging
-from collections.abc import Callable
+import threading
 from dataclasses import dataclass, field
 
 import numpy as np
@@ -253,7 +253,7 @@ class _Pass:
                 self.reference[r0 * CELL : r1 * CELL, c0 * CELL : c1 * CELL] = grey[
                     r0 * CELL : r1 * CELL, c0 * CELL : c1 * CELL
                 ]
-        recent = []
+        recent: list[tuple[_Track, float]] = []
         for track, end in self.ended:  # a line may come back after a flicker, not much later
             (recent if frame.time - end <= self.interval * 1.5 else self.closed).append(
                 (track, end)
@@ -312,15 +312,16 @@ def read_screen(
     duration: float = 0.0,
     audio_stream: int = 0,
     threads: int = 1,
-    on_frame: Callable[[float], None] | None = None,
+    stop: threading.Event | None = None,
 ) -> ScreenText:
-    """The text a recording's video showed, as spans (see the module's docstring)."""
+    """The text a recording's video showed, as spans (see the module's docstring). `stop`, when
+    set, ends the pass at the next frame (the audit it belongs to has failed)."""
     sampler = FrameSampler(path, interval, audio_stream, threads)
     state = _Pass(reader or TextReader(threads), interval)
     for frame in sampler:
+        if stop is not None and stop.is_set():
+            break
         state.step(frame)
-        if on_frame is not None:
-            on_frame(frame.time)
     spans = state.spans(duration)
     log.info(
         "%s: screen text: %d frame(s) sampled (%s), %d read, %d undecodable, %d line(s)",

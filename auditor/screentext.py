@@ -83,3 +83,83 @@ class ScreenText:
             read=int(data.get("read", 0)),
             corrupt=int(data.get("corrupt", 0)),
         )
+
+
+# Lines shown together and next to each other are one overlay (a two-line banner): scanned as one
+# text, so a claim across the line break is found.
+_JOINER = "，"  # punctuation: the normaliser drops it, so a claim may run across it
+_BLOCK_END = "\n"  # a hard boundary: no claim spans two overlays
+
+
+@dataclass(frozen=True)
+class ScreenView:
+    """All the screen text as one string for the scanner, with each character's span."""
+
+    text: str
+    spans: tuple[ScreenSpan, ...]
+    char_span: tuple[int, ...]  # index into `spans`, or -1 for a joiner
+    char_block: tuple[int, ...]
+    blocks: tuple[tuple[int, ...], ...]  # the spans of each overlay, in reading order
+
+    @classmethod
+    def build(cls, screen: ScreenText) -> ScreenView:
+        spans = screen.spans
+        blocks = _blocks(spans, screen.interval)
+        parts: list[str] = []
+        char_span: list[int] = []
+        char_block: list[int] = []
+        for b_index, block in enumerate(blocks):
+            if b_index:
+                parts.append(_BLOCK_END)
+                char_span.append(-1)
+                char_block.append(b_index - 1)
+            for position, s_index in enumerate(block):
+                if position:
+                    parts.append(_JOINER)
+                    char_span.append(-1)
+                    char_block.append(b_index)
+                text = spans[s_index].text.replace("\n", " ")
+                parts.append(text)
+                char_span.extend([s_index] * len(text))
+                char_block.extend([b_index] * len(text))
+        return cls("".join(parts), spans, tuple(char_span), tuple(char_block), tuple(blocks))
+
+    def span_indices(self, start: int, end: int) -> list[int]:
+        return sorted({i for i in self.char_span[start:end] if i >= 0})
+
+    def char_probabilities(self) -> list[float]:
+        """How sure the OCR was of the line holding each character (1.0 for joiners)."""
+        return [self.spans[i].confidence if i >= 0 else 1.0 for i in self.char_span]
+
+    def context(self, start: int) -> str:
+        """The whole overlay the match is in, its lines joined by a space."""
+        block = self.blocks[self.char_block[start]]
+        return " ".join(self.spans[i].text for i in block)
+
+
+def _blocks(spans: tuple[ScreenSpan, ...], interval: float) -> list[tuple[int, ...]]:
+    """Spans grouped into overlays: shown over the same time (to within an interval) and on the
+    same or the next line, touching."""
+    tolerance = max(interval, 0.5) * 0.6
+    groups: list[list[int]] = []
+    for index, span in enumerate(spans):
+        for group in groups:
+            if any(_together(spans[other], span, tolerance) for other in group):
+                group.append(index)
+                break
+        else:
+            groups.append([index])
+    ordered = [sorted(g, key=lambda i: (spans[i].box[1], spans[i].box[0])) for g in groups]
+    return [tuple(g) for g in sorted(ordered, key=lambda g: (spans[g[0]].start, g[0]))]
+
+
+def _together(a: ScreenSpan, b: ScreenSpan, tolerance: float) -> bool:
+    if abs(a.start - b.start) > tolerance or abs(a.end - b.end) > tolerance:
+        return False
+    (ax, ay, aw, ah), (bx, by, bw, bh) = a.box, b.box
+    line = min(ah, bh)
+    vertical_gap = max(ay, by) - min(ay + ah, by + bh)
+    horizontal_gap = max(ax, bx) - min(ax + aw, bx + bw)
+    same_row = abs(ay - by) <= line * 0.5 and horizontal_gap <= line * 1.5
+    next_row = 0 <= vertical_gap + line * 0.2 <= line * 1.0 and horizontal_gap < 0
+    return same_row or next_row

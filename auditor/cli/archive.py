@@ -19,11 +19,12 @@ from auditor.cli.common import (
     lexicon_option,
     product_option,
     run,
+    screen_options,
     status,
     write_output,
 )
 from auditor.errors import EXIT_FAILED, EXIT_OK
-from auditor.options import AsrOptions
+from auditor.options import AsrOptions, ScreenOptions
 from auditor.report import FINDINGS_FORMATS, SUMMARY_FORMATS
 from auditor.severity import SEVERITIES
 from auditor.times import hours_clock
@@ -130,6 +131,7 @@ class _BatchDisplay:
     help="Hash every file again even when its size, mtime and inode are unchanged.",
 )
 @asr_options
+@screen_options
 @ffmpeg_timeout_option(
     "Stop ffmpeg and record the file as failed when it gives no audio for this many seconds; "
     "0 = no limit."
@@ -152,6 +154,7 @@ def batch(
     rehash: bool,
     asr: AsrOptions,
     audio_stream: int,
+    screen: ScreenOptions,
     ffmpeg_timeout: float,
     lexicons: Sequence[str],
     product_category: str,
@@ -185,6 +188,7 @@ def batch(
             ffmpeg_timeout=ffmpeg_timeout or None,
             lexicons=tuple(lexicons),
             product_category=product_category,
+            screen=screen,
         )
         config = BatchConfig(
             paths=tuple(paths),

@@ -20,11 +20,12 @@ from auditor.cli.common import (
     lexicon_option,
     product_option,
     run,
+    screen_options,
     status,
     write_output,
 )
 from auditor.errors import EXIT_FINDINGS, EXIT_INPUT, EXIT_OK, InputError
-from auditor.options import AsrOptions
+from auditor.options import AsrOptions, ScreenOptions
 from auditor.report import AUDIT_FORMATS, ONE_RECORDING_FORMATS, TEXT_FORMATS
 from auditor.severity import fails
 
@@ -81,6 +82,7 @@ class _Progress:
     help="Write the report to this file (atomically) instead of stdout.",
 )
 @asr_options
+@screen_options
 @ffmpeg_timeout_option(
     "Stop ffmpeg and report the file when it gives no audio for this many seconds (a hung "
     "read, e.g. from a FIFO); 0 = no limit."
@@ -109,6 +111,7 @@ def audit(
     output: str | None,
     asr: AsrOptions,
     audio_stream: int,
+    screen: ScreenOptions,
     ffmpeg_timeout: float,
     lexicons: Sequence[str],
     fail_on: str,
@@ -138,6 +141,7 @@ def audit(
             lexicons=tuple(lexicons),
             product_category=product_category,
             ffmpeg_timeout=ffmpeg_timeout or None,
+            screen=screen,
         )
         if output and output != "-" and not os.path.isdir(os.path.dirname(output) or "."):
             # before any audio: not after an hour of transcription

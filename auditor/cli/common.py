@@ -21,7 +21,7 @@ from auditor.errors import (
     AuditorError,
 )
 from auditor.files import printable, write_atomic
-from auditor.options import PRODUCT_CATEGORIES, AsrOptions
+from auditor.options import DEFAULT_SCREEN_INTERVAL, PRODUCT_CATEGORIES, AsrOptions, ScreenOptions
 from auditor.severity import FAIL_ON_CHOICES
 
 log = logging.getLogger("auditor")
@@ -219,3 +219,34 @@ def ffmpeg_timeout_option(help: str) -> Callable[[Callable[..., R]], Callable[..
     return click.option(
         "--ffmpeg-timeout", type=click.FloatRange(0), default=600.0, show_default=True, help=help
     )
+
+
+def screen_options(command: Callable[..., R]) -> Callable[..., R]:
+    """Add --screen/--no-screen and --screen-interval, and hand the command one
+    `screen: ScreenOptions` built from them."""
+
+    @functools.wraps(command)
+    def with_screen(*args: Any, **kwargs: Any) -> R:
+        kwargs["screen"] = ScreenOptions(
+            enabled=kwargs.pop("screen_enabled"), interval=kwargs.pop("screen_interval")
+        )
+        return command(*args, **kwargs)
+
+    decorated: Callable[..., R] = with_screen
+    decorated = click.option(
+        "--screen-interval",
+        type=click.FloatRange(0.2, 60),
+        default=DEFAULT_SCREEN_INTERVAL,
+        show_default=True,
+        help="Seconds between the video frames read for screen text (only keyframes are decoded "
+        "when the video has one at least this often).",
+    )(decorated)
+    decorated = click.option(
+        "--screen/--no-screen",
+        "screen_enabled",
+        default=True,
+        show_default=True,
+        help="Read the text burned into the video (captions, banners, stickers) and scan it as "
+        "the speech is scanned; files without video skip it.",
+    )(decorated)
+    return decorated
