@@ -29,7 +29,7 @@ from typing import Any, Protocol
 
 from auditor.asr import pick_compute_type, pick_device
 from auditor.audit import Auditor
-from auditor.detect import scan_transcript
+from auditor.detect import scan_recording
 from auditor.errors import AuditorError, InputError, MediaToolError, ModelError
 from auditor.files import printable, sha256_file
 from auditor.findings import Finding
@@ -38,6 +38,7 @@ from auditor.models import resolve_model
 from auditor.options import AuditOptions, settings_key
 from auditor.results import AuditResult, ResolvedModel
 from auditor.scan import Scanner
+from auditor.screentext import ScreenText
 from auditor.store import Claim, Store, new_owner
 from auditor.transcript import Transcript
 
@@ -685,7 +686,8 @@ class RescanSummary:
 def rescan(
     store: Store, lexicon: Lexicon, product_category: str | None = None, chunk: int = 200
 ) -> RescanSummary:
-    """Scan every stored transcript with `lexicon`, without speech recognition.
+    """Scan every stored transcript and screen text with `lexicon`, without speech recognition
+    or OCR.
 
     Each chunk of audits is one transaction: the findings of the new lexicon version replace any
     earlier findings of that same version and become each audit's current set. Findings of other
@@ -703,7 +705,8 @@ def rescan(
             if product not in scanners:
                 scanners[product] = Scanner(lexicon, product)
             transcript = Transcript.from_dict(json.loads(row.transcript))
-            found = scan_transcript(row.source, transcript, scanners[product])
+            screen = ScreenText.from_dict(json.loads(row.screen)) if row.screen else None
+            found = scan_recording(row.source, transcript, screen, scanners[product])
             items.append((row.audit_id, product, found))
             seconds += transcript.duration
             findings += len(found)

@@ -24,9 +24,10 @@ from pathlib import Path
 from typing import Any
 
 from auditor.files import printable
-from auditor.findings import Finding
+from auditor.findings import CHANNELS, Finding
 from auditor.results import AuditResult, Clip
 from auditor.severity import SEVERITIES, highest, rank
+from auditor.thumbs import screen_shots
 from auditor.times import clock, utc_now
 from auditor.transcript import Segment
 
@@ -121,7 +122,13 @@ def _segment_html(segment: Segment, findings: Sequence[Finding]) -> tuple[str, b
     return "".join(parts), flagged
 
 
+_LANES = {"speech": (8.0, "said"), "screen": (36.0, "shown")}  # top of each lane, its label
+_LANE_HEIGHT = 24.0
+_AXIS = 64.0
+
+
 def _timeline(result: AuditResult, rec: int) -> str:
+    """Findings on a time axis: what was said in the top lane, what was shown below it."""
     duration = max(result.source.duration, max((f.end for f in result.findings), default=0.0), 1.0)
     scale = _TIMELINE_WIDTH / duration
     step = next(
@@ -133,32 +140,41 @@ def _timeline(result: AuditResult, rec: int) -> str:
         x = t * scale
         anchor = "start" if t == 0 else "middle"
         ticks.append(
-            f'<line x1="{x:.1f}" y1="44" x2="{x:.1f}" y2="50" class="tick"/>'
-            f'<text x="{x:.1f}" y="62" text-anchor="{anchor}">{clock(t)}</text>'
+            f'<line x1="{x:.1f}" y1="{_AXIS:.0f}" x2="{x:.1f}" y2="{_AXIS + 6:.0f}" class="tick"/>'
+            f'<text x="{x:.1f}" y="{_AXIS + 18:.0f}" text-anchor="{anchor}">{clock(t)}</text>'
         )
         t += step
+    lanes = "".join(
+        f'<rect class="track" x="0" y="{top:.0f}" width="{_TIMELINE_WIDTH:.0f}" '
+        f'height="{_LANE_HEIGHT:.0f}"/><text class="lane" x="4" y="{top + 16:.0f}">{label}</text>'
+        for top, label in _LANES.values()
+    )
     markers = []
     for index, f in enumerate(result.findings):
         x = f.start * scale
         width = max(4.0, (f.end - f.start) * scale)
         colour = SEVERITY_COLOURS.get(f.severity, "#555")
-        label = f"{clock(f.start)} {f.severity} {f.category}: {f.matched}"
+        top = _LANES.get(f.channel, _LANES["speech"])[0]
+        shown = "shown" if f.channel == "screen" else "said"
+        label = f"{clock(f.start)} {f.severity} {f.category} ({shown}): {f.matched}"
         markers.append(
             f'<g class="marker" data-finding="{index}" data-rec="{rec}" '
             f'data-severity="{esc(f.severity)}" data-category="{esc(f.category)}" '
+            f'data-channel="{esc(f.channel)}" '
             f'tabindex="0" role="button" aria-label="{esc(label)}">'
             f"<title>{esc(label)}</title>"
-            f'<rect x="{x:.1f}" y="8" width="{width:.1f}" height="32" rx="2" fill="{colour}"/>'
-            f"</g>"
+            f'<rect x="{x:.1f}" y="{top:.0f}" width="{width:.1f}" height="{_LANE_HEIGHT:.0f}" '
+            f'rx="2" fill="{colour}"/></g>'
         )
     return (
         f'<svg class="timeline" id="timeline-{rec}" data-rec="{rec}" '
-        f'data-duration="{duration:.3f}" viewBox="-8 0 {_TIMELINE_WIDTH + 16:.0f} 68" '
-        f'role="img" aria-label="Timeline of the recording with findings">'
-        f'<rect class="track" x="0" y="8" width="{_TIMELINE_WIDTH:.0f}" height="32"/>'
-        f'<line x1="0" y1="44" x2="{_TIMELINE_WIDTH:.0f}" y2="44" class="axis"/>'
+        f'data-duration="{duration:.3f}" '
+        f'viewBox="-8 0 {_TIMELINE_WIDTH + 16:.0f} {_AXIS + 24:.0f}" '
+        f'role="img" aria-label="Timeline of the recording: findings said and shown">'
+        f'{lanes}<line x1="0" y1="{_AXIS:.0f}" x2="{_TIMELINE_WIDTH:.0f}" y2="{_AXIS:.0f}" '
+        f'class="axis"/>'
         f"{''.join(ticks)}{''.join(markers)}"
-        f'<line class="playhead" x1="0" y1="4" x2="0" y2="44"/>'
+        f'<line class="playhead" x1="0" y1="4" x2="0" y2="{_AXIS:.0f}"/>'
         f"</svg>"
     )
 
@@ -188,16 +204,39 @@ def _summary(result: AuditResult) -> str:
     return (
         '<div class="summary">'
         f'<div class="total"><span class="big">{len(result.findings)}</span> '
-        f"finding{'s' if len(result.findings) != 1 else ''} {badges}</div>"
+        f"finding{'s' if len(result.findings) != 1 else ''} {badges}"
+        f'<p class="channels">{_channel_counts(result)}</p></div>'
         "<dl>"
         f"<dt>length</dt><dd>{clock(result.source.duration)} "
         f"({result.source.duration:.1f} s)</dd>"
         f"<dt>model</dt><dd>{esc(result.model.name)} ({esc(result.device)}, "
         f"{esc(result.compute_type)})</dd>"
         f"<dt>lexicon version</dt><dd><code>{esc(result.lexicon_version)}</code></dd>"
+        f"<dt>screen text</dt><dd>{esc(_screen_note(result))}</dd>"
         "</dl>"
         f"{categories}</div>"
     )
+
+
+def _channel_counts(result: AuditResult) -> str:
+    said = sum(f.channel == "speech" for f in result.findings)
+    return f"{said} said, {len(result.findings) - said} shown on screen"
+
+
+def _screen_note(result: AuditResult) -> str:
+    """What the screen pass did, in a few words."""
+    screen = result.screen
+    if screen is None:
+        if not result.source.has_video:
+            return "none (no video)"
+        return (
+            "not read" if not result.options.screen.enabled else "none (the video was unreadable)"
+        )
+    note = (
+        f"{len(screen.spans)} line(s) read; {screen.sampled} frame(s) every {screen.interval:g} s "
+        f"({screen.mode}), {screen.read} read"
+    )
+    return note + (f", {screen.corrupt} undecodable, skipped" if screen.corrupt else "")
 
 
 def _filters(result: AuditResult, rec: int) -> str:
@@ -212,16 +251,42 @@ def _filters(result: AuditResult, rec: int) -> str:
         f'<label><input type="checkbox" class="f-cat" value="{esc(c)}" checked> {esc(c)}</label>'
         for c in categories
     )
+    channels = [c for c in CHANNELS if any(f.channel == c for f in result.findings)]
+    channel_boxes = "".join(
+        f'<label><input type="checkbox" class="f-chan" value="{esc(c)}" checked> '
+        f"{'said' if c == 'speech' else 'shown'}</label>"
+        for c in channels
+    )
     return (
         f'<form class="filters" id="filters-{rec}" data-rec="{rec}">'
         f"<fieldset><legend>severity</legend>{sev_boxes}</fieldset>"
         f"<fieldset><legend>category</legend>{cat_boxes}</fieldset>"
+        f"<fieldset><legend>channel</legend>{channel_boxes}</fieldset>"
         f'<p class="count">showing <span class="shown">{len(result.findings)}</span> of '
         f"{len(result.findings)}</p></form>"
     )
 
 
-def _findings_table(result: AuditResult, rec: int, clips: Sequence[Clip] | None) -> str:
+def _evidence(f: Finding, shot: str | None) -> str:
+    """The sentence said, or for a screen finding the picture of the text and how long it stayed."""
+    said = highlight(f.context, f.matched)
+    if f.channel != "screen":
+        return said
+    picture = (
+        f'<button type="button" class="seek shot-button" title="play the recording from here">'
+        f'<img class="shot" src="{esc(shot)}" alt="{esc(f.context)}"></button><br>'
+        if shot
+        else ""
+    )
+    return (
+        f'{picture}<span class="shown">shown</span> {said} '
+        f"<small>on screen {clock(f.start)}–{clock(f.end)}</small>"
+    )
+
+
+def _findings_table(
+    result: AuditResult, rec: int, clips: Sequence[Clip] | None, shots: dict[int, str]
+) -> str:
     if not result.findings:
         return '<p class="none">No findings.</p>'
     rows = []
@@ -234,13 +299,14 @@ def _findings_table(result: AuditResult, rec: int, clips: Sequence[Clip] | None)
         rows.append(
             f'<tr class="finding sev-{esc(f.severity)}" id="f-{rec}-{index}" '
             f'data-finding="{index}" data-rec="{rec}" data-severity="{esc(f.severity)}" '
-            f'data-category="{esc(f.category)}" data-start="{f.start:.2f}">'
+            f'data-category="{esc(f.category)}" data-channel="{esc(f.channel)}" '
+            f'data-start="{f.start:.2f}">'
             f'<td class="num">{index + 1}</td>'
             f'<td><button type="button" class="seek" title="play the recording from here">'
             f"▶ {clock(f.start)}</button></td>"
             f"<td>{esc(f.category)}<br><small>{esc(f.rule)}</small></td>"
             f'<td><span class="sev sev-{esc(f.severity)}">{esc(f.severity)}</span></td>'
-            f'<td class="said">{highlight(f.context, f.matched)}</td>'
+            f'<td class="said">{_evidence(f, shots.get(index))}</td>'
             f'<td class="law">{esc(f.legal_basis)}</td>'
             f'<td class="num">{f.confidence:.2f}</td>'
             f"<td>{esc(f.match)}</td>"
@@ -248,15 +314,16 @@ def _findings_table(result: AuditResult, rec: int, clips: Sequence[Clip] | None)
         )
     return (
         '<table class="findings"><thead><tr><th>#</th><th>time</th><th>category</th>'
-        "<th>severity</th><th>what was said</th><th>legal basis</th><th>confidence</th>"
+        "<th>severity</th><th>what was said or shown</th><th>legal basis</th><th>confidence</th>"
         f"<th>match</th><th>evidence</th></tr></thead><tbody>{''.join(rows)}</tbody></table>"
     )
 
 
 def _transcript(result: AuditResult, rec: int) -> str:
     items = []
+    said = [f for f in result.findings if f.channel == "speech"]
     for index, segment in enumerate(result.transcript.segments):
-        body, flagged = _segment_html(segment, result.findings)
+        body, flagged = _segment_html(segment, said)
         items.append(
             f'<li id="s-{rec}-{index}"{" class=flagged" if flagged else ""}>'
             f'<button type="button" class="seek-to" data-t="{segment.start:.2f}">'
@@ -265,6 +332,32 @@ def _transcript(result: AuditResult, rec: int) -> str:
     if not items:
         return '<p class="none">No speech was recognised.</p>'
     return f'<ol class="transcript">{"".join(items)}</ol>'
+
+
+def _screen_text(result: AuditResult) -> str:
+    """Every line read on screen, with its time; lines a finding came from are marked."""
+    screen = result.screen
+    if screen is None or not screen.spans:
+        return '<p class="none">No text was read on screen.</p>'
+    shown = [f for f in result.findings if f.channel == "screen"]
+    items = []
+    for span in screen.spans:
+        flagged = any(
+            f.start < span.end and span.start < f.end and f.box and overlap_any(f.box, span.box)
+            for f in shown
+        )
+        items.append(
+            f"<li{' class=flagged' if flagged else ''}>"
+            f'<button type="button" class="seek-to" data-t="{span.start:.2f}">'
+            f"{clock(span.start)}</button> <span>{esc(span.text)}</span> "
+            f"<small>to {clock(span.end)}, confidence {span.confidence:.2f}</small></li>"
+        )
+    return f'<ol class="transcript screen-text">{"".join(items)}</ol>'
+
+
+def overlap_any(a: tuple[int, int, int, int], b: tuple[int, int, int, int]) -> bool:
+    """Two boxes share some pixels."""
+    return a[0] < b[0] + b[2] and b[0] < a[0] + a[2] and a[1] < b[1] + b[3] and b[1] < a[1] + a[3]
 
 
 def _settings_text(settings: dict[str, Any], prefix: str = "") -> str:
@@ -325,6 +418,12 @@ def _recording(
 ) -> str:
     src = esc(media_url(result.source.path, report))
     kind = "video" if result.source.has_video else "audio"
+    shots = screen_shots(result.source.path, result.findings) if result.screen else {}
+    screen_section = (
+        f"<details><summary><h3>Screen text</h3></summary>{_screen_text(result)}</details>"
+        if result.source.has_video
+        else ""
+    )
     return (
         f'<section class="recording" id="rec-{rec}" data-rec="{rec}">'
         f'<h2 class="source-name">{esc(result.source.path)}</h2>'
@@ -336,8 +435,9 @@ def _recording(
         f"{_timeline(result, rec)}"
         "<h3>Findings</h3>"
         f"{_filters(result, rec) if result.findings else ''}"
-        f"{_findings_table(result, rec, clips)}"
+        f"{_findings_table(result, rec, clips, shots)}"
         f"<details open><summary><h3>Transcript</h3></summary>{_transcript(result, rec)}</details>"
+        f"{screen_section}"
         "<details><summary><h3>Audit trail</h3></summary>"
         f"{_trail(result, padding, settings)}</details>"
         "</section>"
@@ -363,6 +463,7 @@ def _data(
                         "end": round(f.end, 3),
                         "category": f.category,
                         "severity": f.severity,
+                        "channel": f.channel,
                         "clip": media_url(rec_clips[i].path, report) if rec_clips else None,
                     }
                     for i, f in enumerate(result.findings)

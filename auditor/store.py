@@ -34,9 +34,10 @@ from pathlib import Path
 from typing import Any, TypeVar
 
 from auditor.errors import InputError, StoreError
-from auditor.findings import FINDING_FIELDS, Finding, finding_id
-from auditor.options import AsrOptions, AuditOptions
+from auditor.findings import CHANNELS, FINDING_FIELDS, Finding, finding_id
+from auditor.options import DEFAULT_SCREEN_INTERVAL, AsrOptions, AuditOptions, ScreenOptions
 from auditor.results import AuditResult, ResolvedModel, SourceInfo
+from auditor.screentext import ScreenText
 from auditor.severity import SEVERITIES, rank
 from auditor.times import utc_now
 from auditor.transcript import Transcript
@@ -152,6 +153,7 @@ class StoredTranscript:
     source: str
     transcript: str  # JSON: Transcript.to_dict()
     product_category: str
+    screen: str | None = None  # JSON: ScreenText.to_dict(); None without a screen pass
 
 
 def new_owner() -> str:
@@ -472,8 +474,8 @@ class Store:
                 "UPDATE audits SET status = 'done', cause = NULL, duration = ?, format = ?, "
                 "has_video = ?, audio_streams = ?, model_name = ?, model_sha256 = ?, device = ?, "
                 "compute_type = ?, tool_version = ?, transcript = ?, lexicon_version = ?, "
-                "product_category = ?, claim_owner = NULL, heartbeat = NULL, started = ?, "
-                "finished = ?, updated = ? WHERE id = ?",
+                "product_category = ?, screen = ?, claim_owner = NULL, heartbeat = NULL, "
+                "started = ?, finished = ?, updated = ? WHERE id = ?",
                 (
                     source.duration,
                     source.format,
@@ -489,6 +491,9 @@ class Store:
                     ),
                     result.lexicon_version,
                     result.options.product_category,
+                    json.dumps(result.screen.to_dict(), ensure_ascii=False, separators=(",", ":"))
+                    if result.screen is not None
+                    else None,
                     result.started,
                     result.finished,
                     stamp,
@@ -574,7 +579,7 @@ class Store:
         last = 0
         while True:
             rows = self._db.execute(
-                "SELECT id, source_path, transcript, product_category FROM audits "
+                "SELECT id, source_path, transcript, product_category, screen FROM audits "
                 "WHERE status = 'done' AND id > ? ORDER BY id LIMIT ?",
                 (last, batch),
             ).fetchall()
@@ -587,6 +592,7 @@ class Store:
                     str(r["source_path"]),
                     str(r["transcript"]),
                     str(r["product_category"]),
+                    r["screen"],
                 )
                 for r in rows
             ]
@@ -627,6 +633,15 @@ class Store:
                 "GROUP BY lexicon_version"
             )
         }
+        channels = dict.fromkeys(CHANNELS, 0)
+        for row in self._db.execute(
+            "SELECT f.channel, COUNT(*) AS n FROM findings f JOIN audits a ON a.id = f.audit_id "
+            "AND a.lexicon_version = f.lexicon_version GROUP BY f.channel"
+        ):
+            channels[str(row["channel"])] = int(row["n"])
+        screen = self._db.execute(
+            "SELECT COUNT(*) FROM audits WHERE status = 'done' AND screen IS NOT NULL"
+        ).fetchone()[0]
         files = self._db.execute("SELECT COUNT(*) FROM files").fetchone()[0]
         keys = self._db.execute("SELECT COUNT(DISTINCT settings_key) FROM audits").fetchone()[0]
         paths = self._db.execute("SELECT COUNT(*) FROM paths").fetchone()[0]
@@ -645,6 +660,8 @@ class Store:
             "settings_keys": int(keys),
             "audio_hours": round(float(hours) / 3600.0, 3),
             "findings": {**severities, "total": sum(severities.values())},
+            "channels": channels,
+            "screen_text": int(screen),  # done audits with stored screen text
             "lexicon_versions": lexicons,
             "failed": failures,
         }
@@ -669,6 +686,9 @@ class Store:
             kept = [s for s in SEVERITIES if rank(s) >= rank(query.min_severity)]
             sql += f" AND f.severity IN ({','.join('?' * len(kept))})"
             params.extend(kept)
+        if query.channel:
+            sql += " AND f.channel = ?"
+            params.append(query.channel)
         if query.categories:
             # the id itself, or ids under it as a prefix ('price' holds 'price.fake_reference')
             either = "f.category = ? OR substr(f.category, 1, ?) = ?"
@@ -740,6 +760,10 @@ class Store:
                 asr=asr,
                 audio_stream=int(settings.get("audio_stream", 0)),
                 product_category=str(row["product_category"]),
+                screen=ScreenOptions(
+                    enabled=bool(settings.get("screen_enabled", True)),
+                    interval=float(settings.get("screen_interval", DEFAULT_SCREEN_INTERVAL)),
+                ),
             ),
             model=ResolvedModel(str(row["model_name"] or ""), "", row["model_sha256"]),
             device=str(row["device"] or ""),
@@ -748,6 +772,7 @@ class Store:
             started=str(row["started"] or ""),
             finished=str(row["finished"] or ""),
             tool_version=str(row["tool_version"] or ""),
+            screen=ScreenText.from_dict(json.loads(row["screen"])) if row["screen"] else None,
         )
         return StoredResult(result, settings)
 
@@ -760,6 +785,7 @@ class FindingQuery:
     min_severity: str | None = None  # this severity or above
     categories: tuple[str, ...] = ()  # category ids, or prefixes of them ('price')
     source_glob: str | None = None  # fnmatch pattern on the recording's path
+    channel: str | None = None  # speech | screen
 
 
 @dataclass(frozen=True)

@@ -115,10 +115,11 @@
         });
         return set;
       };
-      var sev = on("f-sev"), cat = on("f-cat"), shown = 0;
+      var sev = on("f-sev"), cat = on("f-cat"), chan = on("f-chan"), shown = 0;
       section.querySelectorAll("[data-finding]").forEach(function (el) {
         var visible = sev.has(el.getAttribute("data-severity")) &&
-            cat.has(el.getAttribute("data-category"));
+            cat.has(el.getAttribute("data-category")) &&
+            chan.has(el.getAttribute("data-channel"));
         if (el.tagName === "TR") {
           el.hidden = !visible;
           if (visible) { shown += 1; }

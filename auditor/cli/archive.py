@@ -24,6 +24,7 @@ from auditor.cli.common import (
     write_output,
 )
 from auditor.errors import EXIT_FAILED, EXIT_OK
+from auditor.findings import CHANNELS
 from auditor.options import AsrOptions, ScreenOptions
 from auditor.report import FINDINGS_FORMATS, SUMMARY_FORMATS
 from auditor.severity import SEVERITIES
@@ -278,10 +279,12 @@ def status_command(db: str, fmt: str) -> None:
         )
         click.echo(f"files      {info['files']} contents at {info['paths']} paths")
         click.echo(f"audio      {info['audio_hours']:.2f} h transcribed")
+        channels = info["channels"]
         click.echo(
             f"findings   {found['total']}: {found['high']} high, {found['medium']} medium, "
-            f"{found['low']} low"
+            f"{found['low']} low; {channels['speech']} said, {channels['screen']} on screen"
         )
+        click.echo(f"screen     text stored for {info['screen_text']} audit(s)")
         for version, count in info["lexicon_versions"].items():
             click.echo(f"lexicon    {version}: {count} audit(s)")
         for failure in info["failed"]:
@@ -330,6 +333,12 @@ def _since(value: str | None) -> str | None:
     default=None,
     help="Only recordings whose path matches this glob (e.g. '*/2026-11-*/*.mp4').",
 )
+@click.option(
+    "--channel",
+    type=click.Choice(CHANNELS),
+    default=None,
+    help="Only what was said (speech) or shown in the video (screen).",
+)
 @format_option(FINDINGS_FORMATS, "Output format. Default: table on a terminal, jsonl otherwise.")
 @click.option(
     "-o",
@@ -343,6 +352,7 @@ def findings(
     severity: str | None,
     categories: Sequence[str],
     source_glob: str | None,
+    channel: str | None,
     fmt: str | None,
     output: str | None,
 ) -> None:
@@ -359,6 +369,7 @@ def findings(
             min_severity=severity,
             categories=tuple(categories),
             source_glob=source_glob,
+            channel=channel,
         )
         with Store(db, create=False) as store:
             selected = store.findings(query)
