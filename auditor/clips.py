@@ -1,6 +1,7 @@
 """Evidence clips: one short file per finding, cut from the recording with ffmpeg.
 
-A clip holds the finding's words plus `padding` seconds either side (clamped to the recording).
+A clip holds the finding's words plus `padding` seconds either side (clamped to the recording); for
+text shown on screen, its first `SCREEN_CLIP_SECONDS` (a caption may stay for the whole stream).
 Video sources give `.mp4` (H.264 + AAC), audio-only sources `.m4a` (AAC): both play in browsers.
 Names are safe and predictable: `<stem>-<NN>-<MMmSSs>-<category>.<ext>`, with only ASCII letters,
 digits, dots, dashes and underscores. ffmpeg runs from an argument list (never a shell), reads the
@@ -26,6 +27,7 @@ from auditor.results import AuditResult, Clip
 log = logging.getLogger("auditor")
 
 DEFAULT_PADDING = 2.0
+SCREEN_CLIP_SECONDS = 10.0  # of a screen finding's span, at most, in its clip
 _UNSAFE = re.compile(r"[^A-Za-z0-9_.-]+")
 _VIDEO_ENCODERS = ("libx264", "libopenh264", "mpeg4")
 
@@ -45,7 +47,10 @@ def clip_name(stem: str, index: int, finding: Finding, video: bool) -> str:
 
 def clip_window(finding: Finding, padding: float, duration: float) -> tuple[float, float]:
     start = max(0.0, finding.start - padding)
-    end = finding.end + padding
+    shown = finding.end
+    if finding.channel == "screen":
+        shown = min(shown, finding.start + SCREEN_CLIP_SECONDS)
+    end = shown + padding
     if duration > 0:
         end = min(end, duration)
     return start, max(end, start + 0.1)

@@ -177,6 +177,18 @@ def _merged(blocks: list[tuple[int, int, int, int]]) -> list[tuple[int, int, int
     return grown
 
 
+def _cut(box: Box, region: Box, width: int, height: int, slack: int = 3) -> set[str]:
+    """The edges of the region, not edges of the frame, that the box reaches."""
+    left, top, w, h = region
+    sides = {
+        "left": left > 0 and box[0] <= left + slack,
+        "top": top > 0 and box[1] <= top + slack,
+        "right": left + w < width and box[0] + box[2] >= left + w - slack,
+        "bottom": top + h < height and box[1] + box[3] >= top + h - slack,
+    }
+    return {side for side, reached in sides.items() if reached}
+
+
 def _kept(line: TextLine) -> bool:
     return sum(ch.isalnum() for ch in line.text) >= MIN_CHARACTERS
 
@@ -245,11 +257,13 @@ class _Pass:
             if image is None:
                 image = frame.bgr()
             self.read_frames += 1
-            for r0, r1, c0, c1 in _components(new):
-                r0, r1, c0, c1 = max(0, r0), min(rows, r1), max(0, c0), min(cols, c1)
-                region = self.grid.region(r0, r1, c0, c1, frame.width, frame.height)
-                for line in self.reader.read(image, region):
-                    self._found(line, grey, self.previous_time, frame.time)
+            for block in _components(new):
+                lines, (r0, r1, c0, c1) = self._read(image, block)
+                for line in lines:
+                    # Shown since the previous sample when its place looked the same then.
+                    lr0, lr1, lc0, lc1 = self.grid.cells_of(line.box)
+                    since = stable[lr0:lr1, lc0:lc1].mean() >= 0.8
+                    self._found(line, grey, self.previous_time if since else frame.time, frame.time)
                 self.reference[r0 * CELL : r1 * CELL, c0 * CELL : c1 * CELL] = grey[
                     r0 * CELL : r1 * CELL, c0 * CELL : c1 * CELL
                 ]
@@ -260,6 +274,36 @@ class _Pass:
             )
         self.ended = recent
         self.previous, self.previous_time = grey, frame.time
+
+    def _read(
+        self, image: npt.NDArray[np.uint8], block: tuple[int, int, int, int]
+    ) -> tuple[list[TextLine], tuple[int, int, int, int]]:
+        """The lines in a block of cells, and the block read. A line that runs into the block's
+        edge (inside the frame) may be cut: the block is grown along the line, to the edge of the
+        frame on a side where the line was cut (a line is horizontal), and read again."""
+        assert self.grid is not None
+        rows, cols = self.grid.rows, self.grid.cols
+        r0, r1, c0, c1 = (
+            max(0, block[0]),
+            min(rows, block[1]),
+            max(0, block[2]),
+            min(cols, block[3]),
+        )
+        for attempt in range(3):
+            region = self.grid.region(r0, r1, c0, c1, self.width, self.height)
+            lines = self.reader.read(image, region)
+            cut = [(line, _cut(line.box, region, self.width, self.height)) for line in lines]
+            cut = [(line, sides) for line, sides in cut if sides]
+            if not cut or attempt == 2:
+                return lines, (r0, r1, c0, c1)
+            for line, sides in cut:
+                lr0, lr1, _, _ = self.grid.cells_of(line.box)
+                tall = lr1 - lr0 + MARGIN
+                c0 = 0 if "left" in sides else c0
+                c1 = cols if "right" in sides else c1
+                r0 = max(0, min(r0, lr0 - (tall if "top" in sides else MARGIN)))
+                r1 = min(rows, max(r1, lr1 + (tall if "bottom" in sides else MARGIN)))
+        return lines, (r0, r1, c0, c1)
 
     def _start(self, frame: Frame, grey: Grey) -> None:
         """The first frame (or the first at a new size): read all of it."""

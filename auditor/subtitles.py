@@ -2,7 +2,9 @@
 
 Cues are the transcript's segments, ordered by time and never overlapping (a cue that would start
 before the previous one ends starts when it ends; one left with no time is merged into the
-previous cue). A cue that holds a finding starts with "⚠ [category]".
+previous cue). A cue that holds a finding starts with "⚠ [category]". A claim shown on screen is
+a cue of its own for as long as it was shown, "⚠ [category] on screen: ...", which may overlap
+the speech cues (in WebVTT it sits at the top of the picture, `line:0`).
 """
 
 from __future__ import annotations
@@ -25,12 +27,14 @@ class Cue:
     end: float
     text: str
     categories: tuple[str, ...] = ()
+    screen: bool = False  # a claim shown on screen, not speech
 
     @property
     def label(self) -> str:
         if not self.categories:
             return self.text
-        return f"{FLAG} [{', '.join(self.categories)}] {self.text}"
+        where = " on screen:" if self.screen else ""
+        return f"{FLAG} [{', '.join(self.categories)}]{where} {self.text}"
 
 
 def _categories(start: float, end: float, findings: Sequence[Finding]) -> tuple[str, ...]:
@@ -47,7 +51,22 @@ def _one_line(text: str) -> str:
 
 
 def build_cues(result: AuditResult) -> list[Cue]:
+    """The speech cues, then the screen cues, in one order of time."""
+    return sorted(speech_cues(result) + screen_cues(result), key=lambda c: (c.start, c.screen))
+
+
+def screen_cues(result: AuditResult) -> list[Cue]:
+    """One cue per claim shown on screen, for as long as it was shown."""
+    return [
+        Cue(f.start, max(f.end, f.start + _MIN_CUE), _one_line(f.context), (f.category,), True)
+        for f in result.findings
+        if f.channel == "screen"
+    ]
+
+
+def speech_cues(result: AuditResult) -> list[Cue]:
     """Ordered, non-overlapping cues; each finding marks the cue its words fall in."""
+    said = [f for f in result.findings if f.channel == "speech"]
     ordered = sorted(
         (s for s in result.transcript.segments if s.text.strip()), key=lambda s: (s.start, s.end)
     )
@@ -65,9 +84,9 @@ def build_cues(result: AuditResult) -> list[Cue]:
         spans.append((start, end, text))
     cues: list[Cue] = []
     for start, end, text in spans:
-        cues.append(Cue(start, end, text, _categories(start, end, result.findings)))
+        cues.append(Cue(start, end, text, _categories(start, end, said)))
     # A finding between cues (in a pause) still marks the nearest cue before it.
-    for f in result.findings:
+    for f in said:
         if cues and not any(f.category in c.categories and c.start < f.end for c in cues):
             index = max((i for i, c in enumerate(cues) if c.start <= f.start), default=0)
             c = cues[index]
@@ -106,6 +125,8 @@ def render_vtt(result: AuditResult) -> str:
     out = ["WEBVTT", "", "NOTE", *trail, ""]
     for number, cue in enumerate(build_cues(result), 1):
         timing = f"{cue_time(cue.start, '.')} --> {cue_time(cue.end, '.')}"
+        if cue.screen:
+            timing += " line:0"  # at the top of the picture, clear of the speech cues
         out.extend([str(number), timing, _vtt_escape(cue.label), ""])
     return "\n".join(out)
 

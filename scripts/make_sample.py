@@ -1,9 +1,11 @@
 """Build sample_media/demo.mp4 from the shared Mandarin speech clips, and its answer key.
 
 The demo is a short "broadcast": clean talk, traps that must not be flagged, and claims of several
-categories, each clip separated by a pause, over a small synthetic video track. The answer key
-(demo.expected.json) records where each clip lies and which categories it should produce, so tests
-can check that findings come at the right second.
+categories, each clip separated by a pause, over a small synthetic live room (scripts/screen_media)
+that shows one clean overlay and one that carries a claim, drawn with ffmpeg's drawtext in
+WenQuanYi Micro Hei (apt-get install fonts-wqy-microhei). The answer key (demo.expected.json)
+records where each clip and overlay lies and which categories it should produce, so tests can
+check that findings come at the right second.
 
     python scripts/make_sample.py [--clips ../shared/media/zh_tts] [--out sample_media]
 """
@@ -13,21 +15,31 @@ from __future__ import annotations
 import argparse
 import csv
 import json
-import subprocess
 import sys
 import tempfile
 import wave
 from pathlib import Path
 
-import ffmpeg
-
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
-from auditor.media import find_ffmpeg
+from scripts.screen_media import Overlay, make_video
 
 # Clean talk and traps mixed with claims the default model hears well enough to match.
 DEMO_CLIPS = ("d01", "d02", "d03", "d04", "d07", "d11", "d14", "d13", "d18", "d17", "d23")
 GAP_SECONDS = 0.8
 RATE = 16_000
+OVERLAYS = (
+    Overlay("小美精华液 30ml 每单限购3件", 4.0, 14.0, 0.04, 0.06, 0.06, box="black@0.55"),
+    Overlay(
+        "吊牌价1299 到手价199",
+        27.0,
+        35.0,
+        0.05,
+        0.80,
+        0.08,
+        box="0xb3261e@0.85",
+        expect="price.fake_reference",
+    ),
+)
 
 
 def clip_duration(path: Path) -> float:
@@ -73,30 +85,16 @@ def build(clips_dir: Path, out_dir: Path) -> Path:
                 )
                 cursor += duration + GAP_SECONDS
                 out.writeframes(gap)
-        target = out_dir / "demo.mp4"
-        video = ffmpeg.input("testsrc2=size=320x180:rate=10", f="lavfi", t=cursor)
-        audio = ffmpeg.input(str(joined))
-        args = (
-            ffmpeg.output(
-                video,
-                audio,
-                str(target),
-                vcodec="libx264",
-                crf=38,
-                preset="veryslow",
-                pix_fmt="yuv420p",
-                acodec="aac",
-                audio_bitrate="48k",
-                ac=1,
-                movflags="+faststart",
-                shortest=None,
-            )
-            .global_args("-hide_banner", "-loglevel", "error", "-y")
-            .compile(cmd=find_ffmpeg())
+        target = make_video(
+            out_dir / "demo.mp4", cursor, OVERLAYS, joined, size=(640, 360), fps=10, crf=34
         )
-        subprocess.run(args, check=True)
     (out_dir / "demo.expected.json").write_text(
-        json.dumps({"source": "demo.mp4", "clips": key}, ensure_ascii=False, indent=2) + "\n",
+        json.dumps(
+            {"source": "demo.mp4", "clips": key, "overlays": [o.to_dict() for o in OVERLAYS]},
+            ensure_ascii=False,
+            indent=2,
+        )
+        + "\n",
         encoding="utf-8",
     )
     return target
