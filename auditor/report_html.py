@@ -273,7 +273,7 @@ def _evidence(f: Finding, shot: str | None) -> str:
     if f.channel != "screen":
         return said
     picture = (
-        f'<button type="button" class="seek shot-button" title="play the recording from here">'
+        f'<button type="button" class="shot-button" title="play the recording from here">'
         f'<img class="shot" src="{esc(shot)}" alt="{esc(f.context)}"></button><br>'
         if shot
         else ""
@@ -352,7 +352,7 @@ def _screen_text(result: AuditResult) -> str:
             f"{clock(span.start)}</button> <span>{esc(span.text)}</span> "
             f"<small>to {clock(span.end)}, confidence {span.confidence:.2f}</small></li>"
         )
-    return f'<ol class="transcript screen-text">{"".join(items)}</ol>'
+    return f'<ol class="screen-text">{"".join(items)}</ol>'
 
 
 def overlap_any(a: tuple[int, int, int, int], b: tuple[int, int, int, int]) -> bool:

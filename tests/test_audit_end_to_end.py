@@ -26,10 +26,14 @@ def _clip_at(key: dict[str, Any], seconds: float) -> dict[str, Any] | None:
     return nearest if distance(nearest) <= TOLERANCE else None
 
 
+def _said(report: dict[str, Any]) -> list[dict[str, Any]]:
+    return [f for f in report["findings"] if f["channel"] == "speech"]
+
+
 def test_every_claim_in_the_sample_is_found_where_it_was_said(
     demo_report: dict[str, Any], demo_key: dict[str, Any]
 ) -> None:
-    findings = demo_report["findings"]
+    findings = _said(demo_report)
     for clip in demo_key["clips"]:
         for category in clip["expect"]:
             hits = [
@@ -44,7 +48,7 @@ def test_every_claim_in_the_sample_is_found_where_it_was_said(
 def test_no_finding_in_clean_talk_or_traps(
     demo_report: dict[str, Any], demo_key: dict[str, Any]
 ) -> None:
-    for finding in demo_report["findings"]:
+    for finding in _said(demo_report):
         clip = _clip_at(demo_key, finding["start"])
         assert clip is not None, f"finding outside any speech: {finding}"
         assert finding["category"] in clip["expect"], (
@@ -55,7 +59,7 @@ def test_no_finding_in_clean_talk_or_traps(
 
 def test_finding_times_are_the_matched_words_not_the_segment(demo_report: dict[str, Any]) -> None:
     segments = demo_report["transcript"]["segments"]
-    for f in demo_report["findings"]:
+    for f in _said(demo_report):
         assert 0 <= f["start"] < f["end"]
         seg = next(s for s in segments if s["start"] - 0.01 <= f["start"] <= s["end"] + 0.01)
         # A short term spans a fraction of its sentence.
@@ -87,6 +91,20 @@ def test_findings_carry_every_field(demo_report: dict[str, Any]) -> None:
         assert f["match"] in {"exact", "variant", "sound-alike"}
         assert f["severity"] in {"low", "medium", "high"}
         assert f["rule"].startswith(f["category"] + "/")
+
+
+def test_the_samples_claim_overlay_is_found_and_its_clean_one_is_not(
+    demo_report: dict[str, Any], demo_key: dict[str, Any]
+) -> None:
+    shown = [f for f in demo_report["findings"] if f["channel"] == "screen"]
+    claims = [o for o in demo_key["overlays"] if o["expect"]]
+    assert len(shown) == len(claims) == 1
+    overlay, finding = claims[0], shown[0]
+    assert finding["category"] == overlay["expect"]
+    assert overlay["start"] <= finding["start"] <= overlay["start"] + 2.5
+    clean = next(o for o in demo_key["overlays"] if not o["expect"])
+    read = "".join(span["text"] for span in demo_report["screen"]["spans"])
+    assert clean["text"].replace(" ", "") in read
 
 
 def test_report_records_source_model_and_settings(demo_report: dict[str, Any]) -> None:

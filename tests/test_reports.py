@@ -252,6 +252,44 @@ def test_filters_hide_and_show_rows(page: Page, demo_html: Path, audited: dict[s
     assert page.errors == []
 
 
+def test_a_screen_finding_shows_its_picture_and_plays_at_its_time(
+    page: Page, demo_html: Path, audited: dict[str, Any]
+) -> None:
+    findings = audited["findings"]
+    shown = [i for i, f in enumerate(findings) if f["channel"] == "screen"]
+    assert shown, "the demo shows a claim on screen"
+    index = shown[0]
+    p = page.open(demo_html)
+    shot = p.locator(f"#f-0-{index} img.shot")
+    src = shot.get_attribute("src") or ""
+    assert src.startswith("data:image/jpeg;base64,")
+    assert base64.b64decode(src.split(",", 1)[1])[:2] == b"\xff\xd8"  # a JPEG, inside the page
+    size = p.evaluate(
+        f"() => {{ const i = document.querySelector('#f-0-{index} img.shot'); "
+        "return [i.naturalWidth, i.naturalHeight]; }"
+    )
+    _, _, w, h = findings[index]["box"]
+    expected = (w + 0.7 * h) / (1.7 * h)  # the text's place, with a margin of 0.35 lines around
+    assert size[0] > 0 and abs(size[0] / size[1] / expected - 1) < 0.2, (size, w, h)
+    assert p.locator("img.shot").count() == len(shown)
+    assert p.locator('svg.timeline g.marker[data-channel="screen"]').count() == len(shown)
+    start = findings[index]["start"]
+    shot.click()
+    p.wait_for_function(
+        "t => { const m = document.querySelector('.player'); "
+        "return !m.paused && m.currentTime > t; }",
+        arg=start - 0.6,
+        timeout=10_000,
+    )
+    state = page.media_state()
+    assert start - 0.6 <= state["t"] <= start + 1.5, state
+    assert state["src"].split("#")[0] == DEMO.resolve().as_uri()
+    p.locator('input.f-chan[value="screen"]').uncheck()
+    assert visible_rows(p) == len(findings) - len(shown)
+    assert p.locator("svg g.marker.off").count() == len(shown)
+    assert page.errors == []
+
+
 def test_screenshot_of_the_report(
     page: Page, demo_html: Path, workdir: Path, audited: dict[str, Any]
 ) -> None:
@@ -301,7 +339,7 @@ def test_markup_in_a_transcript_renders_as_text(
     p.wait_for_timeout(300)
     assert page.dialogs == []
     assert p.evaluate("() => window.pwned") is None
-    assert p.locator("img, iframe, b").count() == 0
+    assert p.locator("img:not(.shot), iframe, b").count() == 0
     assert p.locator("script").count() == 2  # the data block and the report's own script
     assert "window.pwned=1" in p.locator("ol.transcript").inner_text()
     assert "<iframe src=javascript:alert(4)>" in p.locator("table.findings").inner_text()
@@ -381,7 +419,7 @@ def _cues(text: str, vtt: bool) -> list[tuple[float, float, str]]:
         timing = next((i for i, line in enumerate(lines) if "-->" in line), None)
         if timing is None:
             continue
-        m = re.fullmatch(rf"{stamp} --> {stamp}", lines[timing])
+        m = re.fullmatch(rf"{stamp} --> {stamp}(?: line:0)?", lines[timing])
         assert m, lines[timing]
         v = [int(x) for x in m.groups()]
         start = v[0] * 3600 + v[1] * 60 + v[2] + v[3] / 1000
@@ -399,17 +437,26 @@ def test_subtitles_are_ordered_non_overlapping_and_flag_findings(
     if fmt == "vtt":
         assert text.startswith("WEBVTT\n")
         assert audited["source"]["sha256"] in text  # the audit trail, in a NOTE block
-    cues = _cues(text, fmt == "vtt")
+    every = _cues(text, fmt == "vtt")
+    cues = [c for c in every if "] on screen: " not in c[2]]
+    shown_cues = [c for c in every if "] on screen: " in c[2]]
+    said = [f for f in audited["findings"] if f["channel"] == "speech"]
+    shown = [f for f in audited["findings"] if f["channel"] == "screen"]
+    assert shown, "the demo shows a claim on screen"
+    assert [(round(c[0], 2), round(c[1], 2)) for c in shown_cues] == [
+        (f["start"], f["end"]) for f in shown
+    ]
+    assert [c[0] for c in every] == sorted(c[0] for c in every)
     assert len(cues) == len(audited["transcript"]["segments"])
     for (s1, e1, _), (s2, _, _) in itertools.pairwise(cues):
         assert s1 < e1 <= s2
-    for f in audited["findings"]:
+    for f in said:
         holding = [c for c in cues if c[0] <= f["start"] < c[1] or c[0] < f["end"] <= c[1]]
         assert any(f"[{f['category']}" in c[2] or f", {f['category']}" in c[2] for c in holding)
     segments = audited["transcript"]["segments"]
     flagged_segments = {
         seg["start"]
-        for f in audited["findings"]
+        for f in said
         for seg in segments
         if seg["start"] < f["end"] and f["start"] < seg["end"]
     }
@@ -435,7 +482,8 @@ def test_vtt_loads_as_a_text_track_in_the_browser(
         timeout=10_000,
     )
     count = p.evaluate("() => document.querySelector('video').textTracks[0].cues.length")
-    assert count == len(audited["transcript"]["segments"])
+    shown = sum(f["channel"] == "screen" for f in audited["findings"])
+    assert count == len(audited["transcript"]["segments"]) + shown
 
 
 def test_clips_have_the_expected_durations_and_streams(audited: dict[str, Any]) -> None:
@@ -443,7 +491,8 @@ def test_clips_have_the_expected_durations_and_streams(audited: dict[str, Any]) 
     for f in audited["findings"]:
         path = ROOT / f["clip"] if not os.path.isabs(f["clip"]) else Path(f["clip"])
         assert re.fullmatch(r"demo-\d\d-\d\dm\d\ds-[a-z._]+\.mp4", path.name), path.name
-        expected = min(f["end"] + PADDING, duration) - max(f["start"] - PADDING, 0.0)
+        end = min(f["end"], f["start"] + 10.0) if f["channel"] == "screen" else f["end"]
+        expected = min(end + PADDING, duration) - max(f["start"] - PADDING, 0.0)
         with av.open(str(path)) as container:
             audio = container.streams.audio[0]
             assert container.streams.video, "the demo has video, so its clips do"
@@ -573,7 +622,7 @@ def test_markup_file_name_page_renders_as_text(page: Page, batch_site: Path) -> 
     assert all(re.fullmatch(r"\d{6}-[A-Za-z0-9_.-]+\.html", f.name) for f in pages), pages
     injected = next(f for f in pages if "img_src" in f.name)
     p = page.open(injected)
-    assert p.locator("img").count() == 0 and page.dialogs == []
+    assert p.locator("img:not(.shot)").count() == 0 and page.dialogs == []
     assert p.locator("h2.source-name").inner_text().endswith('"><img src=x onerror=alert(1)>.mp4')
     assert page.errors == []
 

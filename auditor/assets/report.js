@@ -65,7 +65,7 @@
       // In the table only the buttons play, so text can still be selected and copied.
       if (finding.tagName === "TR" && !el.closest("button")) { return; }
       var index = Number(finding.getAttribute("data-finding"));
-      playFinding(rec, index, el.closest(".seek") === null);
+      playFinding(rec, index, el.closest(".seek, .shot-button") === null);
       return;
     }
     var svg = el.closest("svg.timeline");
