@@ -10,6 +10,7 @@ import itertools
 import multiprocessing
 from collections.abc import Iterable, Iterator
 from dataclasses import dataclass
+from typing import Any
 
 from auditor.findings import Box, Finding, TextFinding, Why
 from auditor.scan import Match, Scanner
@@ -32,6 +33,27 @@ class Claim:
     legal_basis: str
     match: str
     why: Why
+
+    def finding(
+        self, source: str, start: float, end: float, context: str, confidence: float, **more: Any
+    ) -> Finding:
+        """The finding of this claim, found at these times (`more`: channel and evidence)."""
+        return Finding(
+            source=source,
+            category=self.category,
+            rule=self.rule,
+            severity=self.severity,
+            matched=self.matched,
+            term=self.term,
+            start=start,
+            end=end,
+            context=context,
+            legal_basis=self.legal_basis,
+            confidence=confidence,
+            match=self.match,
+            why=self.why,
+            **more,
+        )
 
 
 def claim_of(match: Match, text: str) -> Claim:
@@ -67,24 +89,15 @@ def confidence(kind: str, word_probability: float, context_support: bool = False
 
 
 def speech_finding(source: str, view: TranscriptText, match: Match) -> Finding:
-    claim = claim_of(match, view.text)
     start, end = view.span_times(match.start, match.end)
-    return Finding(
-        source=source,
-        category=claim.category,
-        rule=claim.rule,
-        severity=claim.severity,
-        matched=claim.matched,
-        term=claim.term,
-        start=start,
-        end=end,
-        context=view.context(match.start, match.end),
-        legal_basis=claim.legal_basis,
-        confidence=confidence(
+    return claim_of(match, view.text).finding(
+        source,
+        start,
+        end,
+        view.context(match.start, match.end),
+        confidence(
             match.kind, view.span_probability(match.start, match.end), match.context_support
         ),
-        match=claim.match,
-        why=claim.why,
     )
 
 
@@ -100,7 +113,6 @@ def screen_finding(source: str, view: ScreenView, match: Match) -> Finding:
     """A claim shown on screen: from when all its lines were shown to when the first was gone,
     where (the box around them), and the OCR's confidence in them (a sound-alike, which OCR does
     not make but an evader may write, at most the sound-alike's share of it)."""
-    claim = claim_of(match, view.text)
     spans = [view.spans[i] for i in view.span_indices(match.start, match.end)]
     start = max(s.start for s in spans)
     end = min(s.end for s in spans)
@@ -108,21 +120,13 @@ def screen_finding(source: str, view: ScreenView, match: Match) -> Finding:
         start, end = min(s.start for s in spans), max(s.end for s in spans)
     read = min(s.confidence for s in spans)
     share = _KIND_CONFIDENCE["sound-alike"] if match.kind == "sound-alike" else 1.0
-    return Finding(
-        source=source,
-        category=claim.category,
-        rule=claim.rule,
-        severity=claim.severity,
-        matched=claim.matched,
-        term=claim.term,
-        start=start,
-        end=end,
-        context=view.context(match.start),
-        legal_basis=claim.legal_basis,
-        confidence=round(read * share, 3),
-        match=claim.match,
+    return claim_of(match, view.text).finding(
+        source,
+        start,
+        end,
+        view.context(match.start),
+        round(read * share, 3),
         channel="screen",
-        why=claim.why,
         box=_union([s.box for s in spans]),
     )
 

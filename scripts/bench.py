@@ -31,11 +31,8 @@ import subprocess
 import sys
 import tempfile
 import time
-import wave
 from dataclasses import replace
 from pathlib import Path
-
-import numpy as np
 
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
@@ -66,31 +63,16 @@ text = "".join(s.text for s in segments)
 # -- recordings ------------------------------------------------------------------------------
 
 
-def _clip_samples() -> list[np.ndarray]:
-    paths = sorted(CLIPS.glob("*.wav")) + sorted(REAL.glob("*.wav"))
-    out = []
-    for path in paths:
-        with wave.open(str(path)) as w:
-            out.append(np.frombuffer(w.readframes(w.getnframes()), dtype=np.int16))
-    return out
-
-
 def make_recording(seconds: float, target: Path) -> Path:
     """Shared clips one after another with GAP seconds of silence, to `seconds`, as AAC in .m4a."""
-    clips = _clip_samples()
-    gap = np.zeros(int(GAP * RATE), dtype=np.int16)
-    wav = target.with_suffix(".wav")
-    with wave.open(str(wav), "wb") as out:
-        out.setnchannels(1)
-        out.setsampwidth(2)
-        out.setframerate(RATE)
-        written = 0
-        index = 0
-        while written < seconds * RATE:
-            clip = clips[index % len(clips)]
-            out.writeframes(clip.tobytes() + gap.tobytes())
-            written += clip.shape[0] + gap.shape[0]
-            index += 1
+    from scripts.screen_media import speech_track
+
+    wav = speech_track(
+        sorted(CLIPS.glob("*.wav")) + sorted(REAL.glob("*.wav")),
+        GAP,
+        seconds,
+        target.with_suffix(".wav"),
+    )
     _ffmpeg("-i", str(wav), "-c:a", "aac", "-b:a", "64k", str(target))
     wav.unlink()
     return target

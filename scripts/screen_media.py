@@ -90,7 +90,8 @@ def filter_graph(
 
 
 def speech_track(clips: Sequence[Path], gap: float, seconds: float, target: Path) -> Path:
-    """The clips one after another with `gap` seconds of silence, repeated to `seconds`."""
+    """The clips one after another, each followed by `gap` seconds of silence, repeated to
+    `seconds`, as a 16 kHz mono WAV."""
     samples = []
     for path in clips:
         with wave.open(str(path)) as w:
@@ -98,20 +99,18 @@ def speech_track(clips: Sequence[Path], gap: float, seconds: float, target: Path
                 raise SystemExit(f"{path}: expected 16 kHz mono 16-bit")
             samples.append(np.frombuffer(w.readframes(w.getnframes()), dtype=np.int16))
     pause = np.zeros(int(gap * RATE), dtype=np.int16)
+    total = int(seconds * RATE)
     with wave.open(str(target), "wb") as out:
         out.setnchannels(1)
         out.setsampwidth(2)
         out.setframerate(RATE)
-        written = 0
-        index = 0
-        total = int(seconds * RATE)
-        while written < total and samples:
-            chunk = np.concatenate([pause, samples[index % len(samples)]])[: total - written]
+        written = index = 0
+        while samples and written < total:
+            chunk = np.concatenate([samples[index % len(samples)], pause])[: total - written]
             out.writeframes(chunk.tobytes())
             written += chunk.shape[0]
             index += 1
-        if written < total:
-            out.writeframes(np.zeros(total - written, dtype=np.int16).tobytes())
+        out.writeframes(np.zeros(max(0, total - written), dtype=np.int16).tobytes())
     return target
 
 

@@ -148,6 +148,16 @@ def page(browser: Any) -> Iterator[Page]:
     wrapped.context.close()
 
 
+def playing_past(page: Any, t: float) -> None:
+    """Wait until the page's first player plays beyond `t` seconds."""
+    page.wait_for_function(
+        "t => { const m = document.querySelector('.player'); "
+        "return !m.paused && m.currentTime > t; }",
+        arg=t,
+        timeout=10_000,
+    )
+
+
 def visible_rows(page: Any) -> int:
     count: int = page.evaluate(
         "() => [...document.querySelectorAll('tr.finding')].filter(r => !r.hidden && "
@@ -203,12 +213,7 @@ def test_clicking_a_finding_plays_the_recording_at_its_time(
     index = len(audited["findings"]) // 2
     start = audited["findings"][index]["start"]
     p.locator(f"#f-0-{index} button.seek").click()
-    p.wait_for_function(
-        "t => { const m = document.querySelector('.player'); "
-        "return !m.paused && m.currentTime > t; }",
-        arg=start - 0.6,
-        timeout=10_000,
-    )
+    playing_past(p, start - 0.6)
     state = page.media_state()
     assert not state["paused"] and state["error"] is None
     assert start - 0.6 <= state["t"] <= start + 1.5, state
@@ -275,12 +280,7 @@ def test_a_screen_finding_shows_its_picture_and_plays_at_its_time(
     assert p.locator('svg.timeline g.marker[data-channel="screen"]').count() == len(shown)
     start = findings[index]["start"]
     shot.click()
-    p.wait_for_function(
-        "t => { const m = document.querySelector('.player'); "
-        "return !m.paused && m.currentTime > t; }",
-        arg=start - 0.6,
-        timeout=10_000,
-    )
+    playing_past(p, start - 0.6)
     state = page.media_state()
     assert start - 0.6 <= state["t"] <= start + 1.5, state
     assert state["src"].split("#")[0] == DEMO.resolve().as_uri()
@@ -605,12 +605,7 @@ def test_recording_page_plays_and_links_back(
     assert "a" * 64 in trail and "v1" in trail and "beam_size: 5" in trail
     start = audited["findings"][0]["start"]
     p.locator("#f-0-0 button.seek").click()
-    p.wait_for_function(
-        "t => { const m = document.querySelector('.player'); "
-        "return !m.paused && m.currentTime > t; }",
-        arg=start - 0.6,
-        timeout=10_000,
-    )
+    playing_past(p, start - 0.6)
     assert page.errors == []
     p.locator("nav a").click()
     p.wait_for_load_state("load")
