@@ -75,29 +75,28 @@ class FrameSampler:
         self._wanted_from = 0.0
 
     def __iter__(self) -> Iterator[Frame]:
-        import av
-
-        try:
-            container = av.open(self.path, metadata_errors="ignore")
-        except av.error.FFmpegError as exc:
-            raise InputError(self.path, f"cannot open the video: {exc}") from exc
-        with container:
-            if not container.streams.video:
+        with self._open() as container:
+            stream = _moving_picture(container)
+            if stream is None:  # no video, or only a cover picture (an audio file's artwork)
                 return
-            stream = container.streams.video[0]
             zero = _zero(container, self.audio_stream)
             self.mode = KEYFRAMES if self._keyframes_enough(container, stream) else ALL_FRAMES
-            try:
-                container.seek(0)
-            except av.error.FFmpegError:  # not seekable: open it again from the start
-                container.close()
-                container = av.open(self.path, metadata_errors="ignore")
-                stream = container.streams.video[0]
+        with self._open() as container:  # from the start again (seeking back is not exact)
+            stream = _moving_picture(container)
+            assert stream is not None
             stream.codec_context.thread_count = self.threads
             if self.mode == ALL_FRAMES:
                 stream.thread_type = "AUTO"
                 stream.codec_context.skip_frame = "NONREF"
             yield from self._frames(container, stream, zero)
+
+    def _open(self) -> Any:
+        import av
+
+        try:
+            return av.open(self.path, metadata_errors="ignore")
+        except av.error.FFmpegError as exc:
+            raise InputError(self.path, f"cannot open the video: {exc}") from exc
 
     def _keyframes_enough(self, container: Any, stream: Any) -> bool:
         """Keyframes come at least every interval over the stream's first minute (demuxed only:
@@ -175,6 +174,16 @@ class FrameSampler:
         except av.error.FFmpegError as exc:
             self.corrupt += 1
             log.debug("%s: undecodable video at the end: %s", self.path, exc)
+
+
+def _moving_picture(container: Any) -> Any:
+    """The first video stream that is not an attached picture (cover art), or None."""
+    from av.stream import Disposition
+
+    for stream in container.streams.video:
+        if not stream.disposition & Disposition.attached_pic:
+            return stream
+    return None
 
 
 def _zero(container: Any, audio_stream: int) -> float:

@@ -139,6 +139,22 @@ def test_audio_only_files_skip_the_screen_silently(tmp_path: Path, ffmpeg_bin: s
     done = run_cli("audit", str(audio), "--format", "json", "-o", str(out), "--fail-on", "never")
     assert done.returncode == 0 and "screen" not in done.stderr.lower(), done.stderr
     assert json.loads(out.read_text(encoding="utf-8"))["screen"] is None
+    # an audio file with cover art (a still frame of a claim) is still only audio
+    cover = tmp_path / "cover.png"
+    subprocess.run(
+        [ffmpeg_bin, "-nostdin", "-loglevel", "error", "-ss", "5", "-i", str(VIDEO),
+         "-frames:v", "1", str(cover)],
+        check=True,
+    )  # fmt: skip
+    covered = tmp_path / "covered.m4a"
+    subprocess.run(
+        [ffmpeg_bin, "-nostdin", "-loglevel", "error", "-i", str(audio), "-i", str(cover),
+         "-map", "0:a", "-map", "1", "-c:a", "copy", "-c:v", "png",
+         "-disposition:v", "attached_pic", str(covered)],
+        check=True,
+    )  # fmt: skip
+    doc = _audit(tmp_path, covered)
+    assert doc["findings"] == [] and doc["screen"]["spans"] == []
 
 
 def test_corrupt_frames_are_skipped_and_counted(tmp_path: Path) -> None:
