@@ -122,6 +122,11 @@ def render_vtt(result: AuditResult) -> str:
         f"run {result.started} to {result.finished}",
         f"findings {len(result.findings)}",
     ]
+    if result.screen is not None:
+        shown = sum(f.channel == "screen" for f in result.findings)
+        trail.append(
+            f"screen text {len(result.screen.spans)} lines, {shown} finding(s) shown on screen"
+        )
     out = ["WEBVTT", "", "NOTE", *trail, ""]
     for number, cue in enumerate(build_cues(result), 1):
         timing = f"{cue_time(cue.start, '.')} --> {cue_time(cue.end, '.')}"
