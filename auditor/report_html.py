@@ -26,6 +26,7 @@ from typing import Any
 from auditor.files import printable
 from auditor.findings import CHANNELS, Finding
 from auditor.results import AuditResult, Clip
+from auditor.screen import overlap
 from auditor.severity import SEVERITIES, highest, rank
 from auditor.thumbs import screen_shots
 from auditor.times import clock, utc_now
@@ -343,7 +344,7 @@ def _screen_text(result: AuditResult) -> str:
     items = []
     for span in screen.spans:
         flagged = any(
-            f.start < span.end and span.start < f.end and f.box and overlap_any(f.box, span.box)
+            f.start < span.end and span.start < f.end and f.box and overlap(f.box, span.box) > 0
             for f in shown
         )
         items.append(
@@ -353,11 +354,6 @@ def _screen_text(result: AuditResult) -> str:
             f"<small>to {clock(span.end)}, confidence {span.confidence:.2f}</small></li>"
         )
     return f'<ol class="screen-text">{"".join(items)}</ol>'
-
-
-def overlap_any(a: tuple[int, int, int, int], b: tuple[int, int, int, int]) -> bool:
-    """Two boxes share some pixels."""
-    return a[0] < b[0] + b[2] and b[0] < a[0] + a[2] and a[1] < b[1] + b[3] and b[1] < a[1] + a[3]
 
 
 def _settings_text(settings: dict[str, Any], prefix: str = "") -> str:

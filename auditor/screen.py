@@ -30,11 +30,11 @@ import numpy.typing as npt
 from auditor.findings import Box
 from auditor.frames import Frame, FrameSampler
 from auditor.ocr import TextLine, TextReader
+from auditor.options import DEFAULT_SCREEN_INTERVAL
 from auditor.screentext import ScreenSpan, ScreenText
 
 log = logging.getLogger("auditor")
 
-DEFAULT_INTERVAL = 2.0
 THUMB_WIDTH = 320  # pixels across of the grey image frames are compared at
 CELL = 8  # pixels of that image per side of a cell
 CHANGE = 8.0  # mean grey difference (0-255) of a cell that counts as changed
@@ -351,7 +351,7 @@ class _Pass:
 
 def read_screen(
     path: str,
-    interval: float = DEFAULT_INTERVAL,
+    interval: float = DEFAULT_SCREEN_INTERVAL,
     reader: TextReader | None = None,
     duration: float = 0.0,
     audio_stream: int = 0,
