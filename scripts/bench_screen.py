@@ -79,7 +79,7 @@ def screen_alone(path: Path) -> tuple[float, float, float, str]:
     done = subprocess.run(args, capture_output=True, text=True, check=True)
     fields = done.stdout.split()
     detail = (
-        f"{fields[2]} lines, {fields[3]} frames sampled ({' '.join(fields[6:])}), {fields[4]} read"
+        f"{fields[2]} lines, {fields[3]} frames sampled ({' '.join(fields[5:])}), {fields[4]} read"
     )
     return wall, cpu, rss, detail
 
