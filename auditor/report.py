@@ -11,7 +11,7 @@ import json
 from collections.abc import Iterable, Sequence
 from typing import Any
 
-from auditor.findings import FINDING_FIELDS, Finding, TextFinding
+from auditor.findings import FINDING_FIELDS, Finding, TextFinding, Why, why_text
 from auditor.results import AuditResult, Clip
 from auditor.times import clock
 
@@ -34,11 +34,17 @@ def render_table(results: Sequence[AuditResult]) -> str:
             note = "" if f.match == "exact" else f"  [{f.match}]"
             out.append(
                 f"  {clock(f.start)}  {f.severity:<6}  {f.category:<24}  「{f.matched}」  "
-                f"{f.context}{note}"
+                f"{f.context}{note}{_why_note(f.why)}"
             )
         if not count:
             out.append("  no findings")
     return "\n".join(out) + "\n"
+
+
+def _why_note(why: Why) -> str:
+    """The parts of a combination that matched ('  (predicate 降 + object 血糖)'); nothing for a
+    plain term or pattern, whose matched words are their own reason."""
+    return f"  ({why_text(why)})" if len(why) > 1 else ""
 
 
 def render_json(results: Sequence[AuditResult]) -> str:
@@ -116,7 +122,7 @@ def render_text_findings(findings: Sequence[TextFinding], fmt: str) -> str:
         return render_jsonl(findings)
     lines = [
         f"line {f.line}:{f.char_start}-{f.char_end}  {f.severity:<6}  {f.category:<24}  "
-        f"「{f.matched}」"
+        f"「{f.matched}」{_why_note(f.why)}"
         for f in findings
     ]
     return "\n".join(lines) + ("\n" if lines else "")
@@ -126,6 +132,6 @@ def render_findings_table(findings: Iterable[Finding]) -> str:
     """Findings of many recordings, one line each (`auditor findings` on a terminal)."""
     return "".join(
         f"{f.source}  {clock(f.start)}  {f.severity:<6}  {f.category:<24}  "
-        f"「{f.matched}」  {f.context}\n"
+        f"「{f.matched}」  {f.context}{_why_note(f.why)}\n"
         for f in findings
     )
