@@ -149,6 +149,7 @@ class Exemption:
     origin: str = ""
     products: frozenset[str] | None = None  # None: whatever the product
     span: str = "clause"  # kind clause: the clause holding the match, or its whole sentence
+    rules: frozenset[str] | None = None  # rule ids it applies to; None: any
 
     def applies_to(
         self,
@@ -156,10 +157,13 @@ class Exemption:
         term: str | None,
         product: str = "general",
         defined_as: str | None = None,
+        rule: str | None = None,
     ) -> bool:
         """Whether this exemption can clear a match of `category` (`defined_as`: the category its
-        rule is defined under, when the product routed it to another)."""
+        rule is defined under, when the product routed it to another; `rule`: its rule id)."""
         if self.products is not None and product not in self.products:
+            return False
+        if self.rules is not None and rule not in self.rules:
             return False
         if (
             self.categories is not None
@@ -225,6 +229,8 @@ class _Builder:
         self.categories: dict[str, Category] = {}
         self.classes: dict[str, WordClass] = {}
         self.class_refs: list[tuple[str, int, str, tuple[Part, ...]]] = []
+        self.rule_refs: list[tuple[str, int, str, list[str]]] = []  # exemptions naming rules
+        self.defined: set[str] = set()  # every rule id defined, disabled ones included
         self.rules: dict[str, Rule] = {}
         self.exemptions: list[Exemption] = []
         self.files: list[str] = []
@@ -422,6 +428,7 @@ class _Builder:
                 f"rule {rule_id}: soundalike must be one of "
                 f"{', '.join(SOUNDALIKE_MODES)}, not {soundalike!r}",
             )
+        self.defined.add(rule_id)
         self.rules[rule_id] = Rule(
             rule_id,
             category,
@@ -572,6 +579,10 @@ class _Builder:
             raise LexiconError(
                 name, line, f"exemption {ex_id}: span must be one of {', '.join(SPANS)}"
             )
+        rules = entry.get("rules")
+        if rules is not None:
+            rules = _str_list(name, line, rules, f"exemption {ex_id}: rules")
+            self.rule_refs.append((name, line, ex_id, rules))
         self.exemptions.append(
             Exemption(
                 id=ex_id,
@@ -584,10 +595,15 @@ class _Builder:
                 origin=f"{name}:{line}",
                 products=products,
                 span=span,
+                rules=frozenset(rules) if rules is not None else None,
             )
         )
 
     def build(self) -> Lexicon:
+        for name, line, ex_id, rule_ids in self.rule_refs:
+            for rule_id in rule_ids:
+                if rule_id not in self.defined:
+                    raise LexiconError(name, line, f"exemption {ex_id}: no rule {rule_id!r}")
         for name, line, rule_id, parts in self.class_refs:
             for part in parts:
                 if part.word_class not in self.classes:

@@ -526,18 +526,16 @@ class Scanner:
                 return True
         return False
 
-    def _contextual_for(
-        self, category: str, term: str | None, defined_as: str
-    ) -> list[_ContextCheck]:
+    def _contextual_for(self, category: str, term: str | None, rule: Rule) -> list[_ContextCheck]:
         """The before/after/clause exemptions for matches of this category and term, as few
         regular expressions as possible: those with the same kind and window (or span) are
         joined into one alternation, which matches exactly when one of them does."""
-        key = (category, term, defined_as)
+        key = (category, term, rule.id)
         found = self._contextual_cache.get(key)
         if found is None:
             groups: dict[tuple[str, int, str], list[re.Pattern[str]]] = {}
             for e in self._contextual:
-                if e.applies_to(category, term, self.product, defined_as):
+                if e.applies_to(category, term, self.product, rule.category, rule.id):
                     assert e.pattern is not None
                     groups.setdefault((e.kind, e.window, e.span), []).append(e.pattern)
             found = [
@@ -555,10 +553,10 @@ class Scanner:
         last = bisect.bisect_right(phrases.starts, match.norm_start, lo=first)
         for _, b, exemption in phrases.items[first:last]:
             if match.norm_end <= b and exemption.applies_to(
-                match.category, match.term, self.product, match.rule.category
+                match.category, match.term, self.product, match.rule.category, match.rule.id
             ):
                 return True
-        checks = self._contextual_for(match.category, match.term, match.rule.category)
+        checks = self._contextual_for(match.category, match.term, match.rule)
         if not checks:
             return False
         line_start = norm_text.rfind("\n", 0, match.norm_start) + 1
