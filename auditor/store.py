@@ -1003,8 +1003,8 @@ def _decision_columns(prefix: str) -> str:
 
 _DECISION_COLUMNS = _decision_columns("")
 _REVIEWED_COLUMNS = (
-    "f.id AS row_id, a.id AS audit_id, a.source_path AS source, a.finished AS audited, a.has_video, "
-    f"{_FINDING_COLUMNS}, {_decision_columns('d_')}"
+    "f.id AS row_id, a.id AS audit_id, a.source_path AS source, a.finished AS audited, "
+    f"a.has_video, {_FINDING_COLUMNS}, {_decision_columns('d_')}"
 )
 
 _RANKED = """
