@@ -561,8 +561,9 @@ def _row(index: int, row: ReviewedFinding) -> str:
         f'<td class="num">{clock(f.start)}</td>'
         f'<td><span class="sev sev-{esc(f.severity)}">{esc(f.severity)}</span></td>'
         f"<td>{esc(f.category)}<br><small>{esc(f.rule)}</small></td>"
-        f'<td class="said">{highlight(f.context, f.matched)}</td>'
-        f'<td class="path"><small>{esc(f.source)}</small></td>'
+        f'<td class="said"><span class="sentence">{highlight(f.context, f.matched)}</span><br>'
+        f'<small class="path" title="{esc(f.source)}">{esc(os.path.basename(f.source))}</small>'
+        "</td>"
         f'<td class="num">{f.confidence:.2f}</td>'
         f'<td class="decision">{esc(row.decision)}</td></tr>'
     )
@@ -625,7 +626,7 @@ def _queue_page(
         pager.append(f'<a id="next" href="{esc(view.link(page=view.page + 1))}">next →</a>')
     table = (
         '<table class="queue"><thead><tr><th>time</th><th>severity</th><th>category</th>'
-        "<th>what was said</th><th>recording</th><th>confidence</th><th>decision</th></tr>"
+        "<th>what was said (recording)</th><th>confidence</th><th>decision</th></tr>"
         f"</thead><tbody>{''.join(_row(i, r) for i, r in enumerate(rows))}</tbody></table>"
         if rows
         else '<p class="none" id="empty">No findings match.</p>'
@@ -660,6 +661,7 @@ def _queue_page(
         '<!doctype html>\n<html lang="zh-Hans"><head><meta charset="utf-8">'
         '<meta name="viewport" content="width=device-width, initial-scale=1">'
         '<meta name="referrer" content="no-referrer">'
+        '<link rel="icon" href="data:,">'  # no request for /favicon.ico
         f"<title>auditor review: {esc(name)}</title>"
         '<link rel="stylesheet" href="/assets/report.css">'
         '<link rel="stylesheet" href="/assets/review.css"></head><body class="review">'

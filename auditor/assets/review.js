@@ -118,7 +118,7 @@
     setText("d-title", clock(f.start) + "  " + f.severity + "  " + f.category);
     var said = document.getElementById("d-said");
     said.replaceChildren.apply(said, Array.prototype.map.call(
-      row.querySelector("td.said").childNodes, function (n) { return n.cloneNode(true); }));
+      row.querySelector("td.said .sentence").childNodes, function (n) { return n.cloneNode(true); }));
     setText("d-law", f.legal_basis);
     setText("d-rule", f.rule);
     setText("d-match", evidence(f));
@@ -127,7 +127,6 @@
     document.getElementById("d-recording").setAttribute("href", f.recording);
     setText("d-decision", decisionText(f));
     if (note) { note.value = f.note || ""; }
-    say(decideStatus, "");
     showHistory(f);
     if (play) { playFinding(f); }
   }
@@ -146,22 +145,32 @@
       return;
     }
     try { window.localStorage.setItem(NAME_KEY, name); } catch (e) { /* private mode */ }
-    var index = current, f = DATA.findings[index];
+    var index = current, f = DATA.findings[index], row = rows[index];
     var seen = {};
     seen[f.id] = f.decision_id;
-    say(decideStatus, "saving…");
+    var label = clock(f.start) + " 「" + f.matched + "」";
+    f.pending = true;
+    row.classList.add("pending");
+    row.classList.remove("failed");
+    say(decideStatus, "saving " + decision + " for " + label + "…");
     fetch("/api/decide", {
       method: "POST",
       credentials: "same-origin",
       headers: { "Content-Type": "application/json", "X-CSRF-Token": DATA.csrf },
       body: JSON.stringify({
         ids: [f.id], decision: decision, reviewer: name, seen: seen,
-        note: note ? note.value : null, query: window.location.search
+        note: note && index === current ? note.value : f.note, query: window.location.search
       })
     }).then(function (r) {
       return r.json().then(function (body) { return { ok: r.ok, body: body }; });
     }).then(function (out) {
-      if (!out.ok) { say(decideStatus, "Not saved: " + out.body.error); return; }
+      f.pending = false;
+      row.classList.remove("pending");
+      if (!out.ok) {
+        row.classList.add("failed");
+        say(decideStatus, "Not saved (" + label + "): " + out.body.error);
+        return;
+      }
       var change = out.body.changes[0];
       var made = change.decision;
       f.decision = made.decision;
@@ -169,11 +178,10 @@
       f.reviewer = made.reviewer;
       f.decided = made.decided;
       f.note = made.note;
-      var row = rows[index];
       row.dataset.decision = made.decision;
       row.querySelector("td.decision").textContent = made.decision;
       updateCounts(out.body.counts);
-      var message = made.decision + " (saved)";
+      var message = label + ": " + made.decision + " (saved)";
       if (change.conflict && change.previous) {
         var p = change.previous;
         message += ". Meanwhile " + p.reviewer + " had made it " + p.decision + " at " +
@@ -184,12 +192,19 @@
         showHistory(f);
       }
       say(decideStatus, message);
-      if (index === current && decision !== "open") { nextOpen(); }
-    }).catch(function (err) { say(decideStatus, "Not saved: " + err); });
+    }).catch(function (err) {
+      f.pending = false;
+      row.classList.remove("pending");
+      row.classList.add("failed");
+      say(decideStatus, "Not saved (" + label + "): " + err);
+    });
+    // On to the next open finding at once: a reviewer does not wait for the database.
+    if (decision !== "open") { nextOpen(); }
   }
   function nextOpen() {
     for (var i = current + 1; i < rows.length; i++) {
-      if (DATA.findings[i].decision === "open") { select(i, false); return; }
+      var f = DATA.findings[i];
+      if (f.decision === "open" && !f.pending) { select(i, true); return; }
     }
   }
 

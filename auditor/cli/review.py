@@ -195,10 +195,10 @@ def serve(
         )
 
         def ready(url: str) -> None:
+            if not local:
+                status("anyone with the URL below can review: share it only with reviewers")
             mode = " (read-only)" if read_only else ""
             status(f"review page{mode} at {url}  (Ctrl-C stops it)")
-            if not local:
-                status("anyone with this URL can review: share it only with reviewers")
 
         try:
             run_server(options, ready)
