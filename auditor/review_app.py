@@ -674,7 +674,7 @@ def _queue_page(
         '<div class="review-grid"><div class="queue-box">'
         f"{table}"
         f'<nav class="pages">{" ".join(pager)}</nav></div>'
-        '<aside id="detail"><video id="player" controls preload="none"></video>'
+        '<aside id="detail"><video id="player" class="player" controls preload="none"></video>'
         '<p id="player-status" class="muted" aria-live="polite">Select a finding to play it.</p>'
         '<h2 id="d-title"></h2><p class="said" id="d-said"></p>'
         '<dl class="evidence"><dt>legal basis</dt><dd id="d-law"></dd>'

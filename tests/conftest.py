@@ -155,6 +155,15 @@ class Page:
         self.page.wait_for_load_state("load")
         return self.page
 
+    def wait_playing(self, after: float = -1.0, timeout: float = 15_000) -> None:
+        """Until the page's player plays, past `after` seconds of its media."""
+        self.page.wait_for_function(
+            "t => { const m = document.querySelector('.player'); "
+            "return !m.paused && m.currentTime > t; }",
+            arg=after,
+            timeout=timeout,
+        )
+
     def media_state(self) -> dict[str, Any]:
         state: dict[str, Any] = self.page.evaluate(
             """() => { const p = document.querySelector('.player');

@@ -288,28 +288,14 @@ def test_suggested_allow_list_clears_the_dismissed_phrase_only(
     assert len(allow) == 1 and "顶级" in allow[0] and allow[0] != "顶级"
     assert "说的是供应链" in text  # the reviewer's note, as a comment
     assert run_cli("lexicon", "check", str(out)).returncode == 0
-    before = run_cli(
-        "scan-text",
-        "-",
-        "--format",
-        "jsonl",
-        "--fail-on",
-        "never",
-        stdin=f"{dismissed['context']}\n{kept['context']}\n",
-    )
-    after = run_cli(
-        "scan-text",
-        "-",
-        "--format",
-        "jsonl",
-        "--fail-on",
-        "never",
-        "--lexicon",
-        str(out),
-        stdin=f"{dismissed['context']}\n{kept['context']}\n",
-    )
-    matched_before = {json.loads(x)["matched"] for x in before.stdout.splitlines()}
-    matched_after = {json.loads(x)["matched"] for x in after.stdout.splitlines()}
+    text_in = f"{dismissed['context']}\n{kept['context']}\n"
+
+    def matched(*lexicon: str) -> set[str]:
+        done = run_cli("scan-text", "-", "--format", "jsonl", *lexicon, stdin=text_in)
+        return {json.loads(x)["matched"] for x in done.stdout.splitlines()}
+
+    matched_before = matched()
+    matched_after = matched("--lexicon", str(out))
     assert "顶级" in matched_before and "顶级" not in matched_after
     assert "全网第一" in matched_after  # a claim elsewhere is still found
 
@@ -452,7 +438,7 @@ def test_exported_pages_render_markup_as_text(page: Page, archive: Archive, tmp_
     assert page.dialogs == [] and p.evaluate("() => window.pwned") is None
     assert EVIL_LAW in p.locator("table.findings").inner_text()
     p.locator("#f-0-0 button.play-clip").click()
-    p.wait_for_function("() => !document.querySelector('.player').paused", timeout=10_000)
+    page.wait_playing()
     assert page.errors == []
 
 
@@ -571,16 +557,8 @@ def test_play_starts_at_the_findings_time(
         index = 4
         start = demo_report["findings"][index]["start"]
         p.locator(f"tr.finding[data-index='{index}']").click()
-        p.wait_for_function(
-            "t => { const m = document.getElementById('player'); "
-            "return !m.paused && m.currentTime > t; }",
-            arg=start - 0.6,
-            timeout=15_000,
-        )
-        state = p.evaluate(
-            "() => { const m = document.getElementById('player'); "
-            "return {t: m.currentTime, src: m.currentSrc, error: m.error && m.error.code}; }"
-        )
+        page.wait_playing(start - 0.6)
+        state = page.media_state()
         assert state["error"] is None and state["src"].endswith("/media/1")
         assert start - 0.6 <= state["t"] <= start + 1.5, state
         assert demo_report["findings"][index]["legal_basis"] in p.locator("#d-law").inner_text()
@@ -689,7 +667,7 @@ def test_hostile_names_and_sentences_render_as_text(page: Page, archive: Archive
         assert page.dialogs == [] and p.locator("img, iframe").count() == 0
         assert p.evaluate("() => window.pwned") is None
         p.locator("#f-0-1 button.seek").click()
-        p.wait_for_function("() => !document.querySelector('.player').paused", timeout=15_000)
+        page.wait_playing()
         assert page.errors == []
 
 
@@ -833,7 +811,7 @@ def test_screenshot_of_the_review_page(page: Page, archive: Archive) -> None:
         p = _open(page, server, "?decision=all&source=*demo.mp4")
         p.locator("#reviewer").fill("alice")
         p.locator("tr.finding[data-index='3']").click()
-        p.wait_for_function("() => !document.getElementById('player').paused", timeout=15_000)
+        page.wait_playing()
         p.wait_for_timeout(800)
         p.evaluate("() => document.getElementById('player').pause()")
         p.wait_for_function("() => document.querySelectorAll('#history li').length > 0")

@@ -22,7 +22,7 @@ from auditor.errors import (
     AuditorError,
 )
 from auditor.files import printable, write_atomic
-from auditor.options import PRODUCT_CATEGORIES, AsrOptions
+from auditor.options import DEFAULT_CLIP_PADDING, PRODUCT_CATEGORIES, AsrOptions
 from auditor.severity import FAIL_ON_CHOICES
 from auditor.times import clock, utc_moment
 
@@ -270,4 +270,14 @@ def decision_filter_option(
         default=tuple(default),
         show_default=bool(default),
         help=help,
+    )
+
+
+def clip_padding_option() -> Callable[[Callable[..., R]], Callable[..., R]]:
+    return click.option(
+        "--clip-padding",
+        type=click.FloatRange(0, 60),
+        default=DEFAULT_CLIP_PADDING,
+        show_default=True,
+        help="Seconds of the recording kept before and after a finding in its clip.",
     )

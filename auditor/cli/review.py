@@ -10,6 +10,7 @@ from collections.abc import Sequence
 import click
 
 from auditor.cli.common import (
+    clip_padding_option,
     db_option,
     decision_filter_option,
     decision_line,
@@ -216,13 +217,7 @@ def serve(
 )
 @source_glob_option()
 @since_option()
-@click.option(
-    "--clip-padding",
-    type=click.FloatRange(0, 60),
-    default=2.0,
-    show_default=True,
-    help="Seconds of the recording kept before and after a finding in its clip.",
-)
+@clip_padding_option()
 @click.option(
     "-o",
     "--output",
