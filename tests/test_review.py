@@ -835,3 +835,24 @@ def test_serve_refuses_a_missing_database_and_a_taken_port(
 def test_decisions_are_one_of_three() -> None:
     assert DECISIONS == ("open", "confirmed", "dismissed")
     assert sqlite3.sqlite_version_info >= (3, 8, 2)  # WITHOUT ROWID tables
+
+
+def test_a_newer_audit_that_does_not_make_a_decided_finding_keeps_it_in_history(
+    archive: Archive, demo_report: dict[str, Any]
+) -> None:
+    with Store(archive.db) as store:
+        decided = next(r for r in store.reviewed_findings() if r.finding.source == str(DEMO))
+        store.decide([decided.finding.id], "confirmed", "alice")
+        assert store.decided_but_gone() == []
+        # The same content audited with other settings (another model): other words and times.
+        result = AuditResult.from_dict(demo_report)
+        moved = [replace(f, start=f.start + 0.3, end=f.end + 0.3) for f in result.findings]
+        owner = new_owner()
+        _, row = store.claim(result.source.sha256, "other-settings", SETTINGS, str(DEMO), owner)
+        later = replace(result, finished="2099-01-01T00:00:00+00:00")
+        later = replace(later, findings=tuple(replace(f, id="") for f in moved))
+        assert store.finish(row.id, owner, later)
+        [gone] = store.decided_but_gone()
+        assert gone.finding_id == decided.finding.id and gone.decision == "confirmed"
+        assert store.reviewed_findings(FindingQuery(decisions=("confirmed",))) == []
+        assert [d.reviewer for d in store.decision_history([decided.finding.id])] == ["alice"]

@@ -203,10 +203,16 @@ def batch(
         )
         display = _BatchDisplay(quiet)
         with Store(db) as store:
+            gone_before = {d.finding_id for d in store.decided_but_gone()}
             try:
                 summary = run_batch(store, options, config, on_event=display)
             finally:
                 display.close()
+            # Audited again with other settings, a recording's words and times move: its decided
+            # findings may not be made again. Said, as rescan says it.
+            lost = [d for d in store.decided_but_gone() if d.finding_id not in gone_before]
+        for decision in lost:
+            status(f"no longer found (decision kept in the history): {decision_line(decision)}")
         if not quiet:
             status(
                 f"{summary.found} file(s) ({summary.duplicates} duplicate path(s)): "
