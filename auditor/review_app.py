@@ -29,10 +29,12 @@ import math
 import mimetypes
 import os
 import secrets
+import signal
 import socket
 import tempfile
 import threading
 import urllib.parse
+import warnings
 from collections.abc import Awaitable, Callable, MutableMapping
 from dataclasses import dataclass, replace
 from importlib import resources
@@ -717,6 +719,10 @@ def bind(host: str, port: int) -> socket.socket:
     return sock
 
 
+def _interrupt(signum: int, frame: object) -> None:
+    raise KeyboardInterrupt
+
+
 def serve(options: ServeOptions, ready: Callable[[str], None]) -> None:
     """Run the review page until interrupted; `ready` gets the URL to open (with the token)."""
     import uvicorn
@@ -739,7 +745,15 @@ def serve(options: ServeOptions, ready: Callable[[str], None]) -> None:
                 server_header=False,
                 timeout_graceful_shutdown=5,
             )
-            ready(url)
-            uvicorn.Server(config).run(sockets=[sock])
+            # uvicorn stops gracefully on SIGTERM, then raises it again: as an interrupt here, so
+            # the clips folder and the connections are cleaned up as on Ctrl-C.
+            previous = signal.signal(signal.SIGTERM, _interrupt)
+            # A stop in the first instant, before uvicorn's loop runs, leaves its coroutine unrun.
+            warnings.filterwarnings("ignore", "coroutine 'Server.serve' was never awaited")
+            try:
+                ready(url)
+                uvicorn.Server(config).run(sockets=[sock])
+            finally:
+                signal.signal(signal.SIGTERM, previous)
         finally:
             review.close()
