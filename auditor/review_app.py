@@ -66,7 +66,7 @@ log = logging.getLogger("auditor")
 
 DEFAULT_HOST = "127.0.0.1"
 DEFAULT_PORT = 8765
-PAGE_SIZES = (25, 50, 100, 200)
+PAGE_SIZES = (10, 25, 50, 100, 200)
 DEFAULT_ORDER = "severity"
 TOKEN_COOKIE = "auditor_token"
 CSRF_HEADER = "x-csrf-token"
@@ -620,12 +620,12 @@ def _queue_page(
         f"{d}</a>"
         for d in DECISIONS
     )
-    pager = []
+    pager = []  # shown above and below the queue: classes, not ids
     if view.page > 1:
-        pager.append(f'<a id="prev" href="{esc(view.link(page=view.page - 1))}">← previous</a>')
-    pager.append(f'<span id="page">page {view.page} of {pages}</span>')
+        pager.append(f'<a class="prev" href="{esc(view.link(page=view.page - 1))}">← previous</a>')
+    pager.append(f'<span class="page">page {view.page} of {pages}</span>')
     if view.page < pages:
-        pager.append(f'<a id="next" href="{esc(view.link(page=view.page + 1))}">next →</a>')
+        pager.append(f'<a class="next" href="{esc(view.link(page=view.page + 1))}">next →</a>')
     table = (
         '<table class="queue"><thead><tr><th>time</th><th>severity</th><th>category</th>'
         "<th>what was said (recording)</th><th>confidence</th><th>decision</th></tr>"
@@ -732,7 +732,10 @@ def serve(options: ServeOptions, ready: Callable[[str], None]) -> None:
         try:
             sock = bind(options.host, options.port)
             review.port = int(sock.getsockname()[1])
-            shown = f"[{options.host}]" if ":" in options.host else options.host
+            shown = options.host
+            if shown in ("0.0.0.0", "::"):  # every address: name the machine, not the wildcard
+                shown = socket.gethostname()
+            shown = f"[{shown}]" if ":" in shown else shown
             url = f"http://{shown}:{review.port}/"
             if options.token:
                 url += "?" + urllib.parse.urlencode({"token": options.token})

@@ -461,17 +461,19 @@ class Server:
             line = self.process.stderr.readline()
             assert line, "".join(self.lines) + "auditor serve exited"
             self.lines.append(line)
+        self.done = threading.Event()
         threading.Thread(target=self._drain, daemon=True).start()
-        printed = self.lines[-1].split(" at ", 1)[1].split()[0]
-        self.url = printed.replace("0.0.0.0", "127.0.0.1")
-        parts = urllib.parse.urlsplit(self.url)
-        self.port = int(parts.port or 0)
+        printed = urllib.parse.urlsplit(self.lines[-1].split(" at ", 1)[1].split()[0])
+        self.port = int(printed.port or 0)
+        parts = printed._replace(netloc=f"127.0.0.1:{self.port}")  # what this machine can reach
+        self.url = urllib.parse.urlunsplit(parts)
         self.token = urllib.parse.parse_qs(parts.query).get("token", [""])[0]
 
     def _drain(self) -> None:
         assert self.process.stderr is not None
         for line in self.process.stderr:
             self.lines.append(line)
+        self.done.set()
 
     def request(
         self,
@@ -636,14 +638,15 @@ def test_filters_sort_and_pages(page: Page, archive: Archive) -> None:
         p.wait_for_load_state("load")
         hostile = {r.finding.id for r in everything if r.finding.source == str(archive.hostile)}
         assert set(_shown_ids(p)) == hostile
-        # Pages: 25 a page over the whole queue, no row twice.
-        p = _open(page, server, "?per=25&sort=source")
-        first = _shown_ids(p)
-        assert len(first) == min(25, archive.findings)
-        if archive.findings > 25:
-            p.locator("#next").first.click()
-            p.wait_for_load_state("load")
-            assert not set(_shown_ids(p)) & set(first)
+        # Pages: 10 a page over the whole queue, each row once, in order.
+        p = _open(page, server, "?per=10&sort=source")
+        seen = _shown_ids(p)
+        assert len(seen) == 10 and p.locator("span.page").first.inner_text() == "page 1 of 2"
+        p.locator("a.next").first.click()
+        p.wait_for_load_state("load")
+        seen += _shown_ids(p)
+        assert p.locator("a.next").count() == 0 and p.locator("a.prev").count() == 2
+        assert seen == [r.finding.id for r in everything]  # the store's order: source, time
         assert page.errors == []
 
 
@@ -735,6 +738,10 @@ def test_state_changes_need_the_csrf_token_and_the_loopback_host(archive: Archiv
         assert ok[0] == 200, ok
         assert json.loads(ok[2])["counts"]["confirmed"] == 1
     assert _state(archive.db) == {fid: "confirmed"}
+    # Stopped (SIGTERM) as by Ctrl-C: exit 0, its clips folder gone.
+    assert server.process.returncode == 0
+    server.done.wait(10)
+    assert "auditor: stopped\n" in server.lines
 
 
 def test_read_only_shows_but_refuses_decisions(page: Page, archive: Archive) -> None:
