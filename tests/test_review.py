@@ -494,6 +494,15 @@ class Server:
         finally:
             connection.close()
 
+    def csrf(self) -> str:
+        """The CSRF token of the queue page, read as a browser would."""
+        status, _, body = self.request("GET", "/")
+        assert status == 200
+        found = re.search(rb'id="review-data">(.*?)</script>', body)
+        assert found is not None
+        token: str = json.loads(found.group(1))["csrf"]
+        return token
+
     def stop(self) -> None:
         self.process.terminate()
         self.process.wait(timeout=30)
@@ -715,11 +724,7 @@ def test_state_changes_need_the_csrf_token_and_the_loopback_host(archive: Archiv
     fid = _rows(archive.db)[0]["id"]
     body = json.dumps({"ids": [fid], "decision": "confirmed", "reviewer": "mallory"}).encode()
     with serving(archive.db) as server:
-        status, _, page_body = server.request("GET", "/")
-        assert status == 200
-        csrf = json.loads(re.search(rb'id="review-data">(.*?)</script>', page_body).group(1))[
-            "csrf"
-        ]  # type: ignore[union-attr]
+        csrf = server.csrf()
         json_type = {"Content-Type": "application/json"}
         assert server.request("POST", "/api/decide", body, json_type)[0] == 403
         assert (
@@ -863,3 +868,47 @@ def test_a_newer_audit_that_does_not_make_a_decided_finding_keeps_it_in_history(
         assert gone.finding_id == decided.finding.id and gone.decision == "confirmed"
         assert store.reviewed_findings(FindingQuery(decisions=("confirmed",))) == []
         assert [d.reviewer for d in store.decision_history([decided.finding.id])] == ["alice"]
+
+
+def test_decisions_are_saved_while_a_batch_writes(
+    archive: Archive, demo_report: dict[str, Any]
+) -> None:
+    """A writer storing audits the way the batch does (one transaction each) while reviewers
+    decide through the page: every decision is saved, every audit is stored."""
+    result = AuditResult.from_dict(demo_report)
+    stop = threading.Event()
+    stored: list[int] = []
+
+    def batch_writer() -> None:
+        with Store(archive.db) as store:
+            while not stop.is_set():
+                n = len(stored)
+                sha, path = f"{n:064x}", f"/archive/new-{n}.mp4"
+                store.record_path(path, sha, 1, 0, 0)
+                owner = new_owner()
+                _, row = store.claim(sha, KEY, SETTINGS, path, owner)
+                fresh = replace(result, source=replace(result.source, path=path, sha256=sha))
+                fresh = replace(fresh, findings=tuple(replace(f, id="") for f in result.findings))
+                assert store.finish(row.id, owner, fresh)
+                stored.append(row.id)
+
+    ids = [r["id"] for r in _rows(archive.db)]
+    writer = threading.Thread(target=batch_writer)
+    with serving(archive.db) as server:
+        csrf = server.csrf()
+        headers = {"Content-Type": "application/json", "X-CSRF-Token": csrf}
+        writer.start()
+        try:
+            statuses = []
+            for i, fid in enumerate(ids):
+                decision = json.dumps(
+                    {"ids": [fid], "decision": DECISIONS[1 + i % 2], "reviewer": "rev"}
+                ).encode()
+                statuses.append(server.request("POST", "/api/decide", decision, headers)[0])
+        finally:
+            stop.set()
+            writer.join(timeout=120)
+    assert statuses == [200] * len(ids)
+    assert len(_state(archive.db)) == len(ids) and len(stored) > 0
+    done = db_rows(archive.db, "SELECT COUNT(*) FROM audits WHERE status = 'done'")[0][0]
+    assert done == 2 + len(stored)
