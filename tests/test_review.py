@@ -14,7 +14,6 @@ import json
 import os
 import re
 import shutil
-import sqlite3
 import subprocess
 import sys
 import threading
@@ -842,11 +841,6 @@ def test_serve_refuses_a_missing_database_and_a_taken_port(
     with serving(archive.db) as server:
         taken = run_cli("serve", "--db", str(archive.db), "--port", str(server.port))
         assert taken.returncode == 2 and "cannot listen there" in taken.stderr
-
-
-def test_decisions_are_one_of_three() -> None:
-    assert DECISIONS == ("open", "confirmed", "dismissed")
-    assert sqlite3.sqlite_version_info >= (3, 8, 2)  # WITHOUT ROWID tables
 
 
 def test_a_newer_audit_that_does_not_make_a_decided_finding_keeps_it_in_history(
