@@ -133,6 +133,8 @@ class QueueView:
     page: int
     per_page: int
     notice: str = ""
+    after: str = ""  # a finding id: the page holds those after it in this order ("next")
+    before: str = ""  # ... or those before it ("previous")
 
     @classmethod
     def parse(cls, params: Any) -> QueueView:
@@ -182,6 +184,8 @@ class QueueView:
             page=number("page", 1),
             per_page=per_page if per_page in PAGE_SIZES else 50,
             notice=notice,
+            after=str(params.get("after", ""))[:64],
+            before=str(params.get("before", ""))[:64],
         )
 
     def link(self, **changes: Any) -> str:
@@ -269,11 +273,15 @@ class ReviewApp:
         )
         pages = max(1, math.ceil(total / view.per_page))
         view = replace(view, page=min(view.page, pages))
-        rows = store.reviewed_findings(
-            view.query, view.order, (view.page - 1) * view.per_page, view.per_page
-        )
+        try:
+            shown = _page_of(store, view)
+        except InputError:  # the finding it continued from was rescanned away
+            view = replace(
+                view, after="", before="", page=1, notice="That page's place is gone: from the top."
+            )
+            shown = _page_of(store, view)
         return HTMLResponse(
-            _queue_page(self, view, rows, counts, total, pages, sorted(store.categories()))
+            _queue_page(self, view, shown, counts, total, pages, sorted(store.categories()))
         )
 
     def recording(self, request: Request) -> Response:
@@ -604,10 +612,39 @@ def _finding_data(row: ReviewedFinding) -> dict[str, Any]:
     }
 
 
+@dataclass(frozen=True)
+class _Shown:
+    rows: list[ReviewedFinding]
+    earlier: bool  # there are findings before these in the queue
+    later: bool  # ... and after them
+
+
+def _page_of(store: Store, view: QueueView) -> _Shown:
+    """The rows the view asks for: by page number, or next to a finding (what the previous and
+    next links ask for, so deciding a page's findings out of the open queue skips none)."""
+    n = view.per_page
+    if view.after or view.before:
+        rows = store.reviewed_findings(
+            view.query,
+            view.order,
+            limit=n + 1,
+            after=view.after or view.before,
+            backwards=not view.after,
+        )
+        if view.after:
+            return _Shown(rows[:n], True, len(rows) > n)
+        if rows:
+            return _Shown(rows[-n:], len(rows) > n, True)
+        # Nothing before it any more (decided out of the queue): the queue's first page.
+        view = replace(view, before="", page=1)
+    rows = store.reviewed_findings(view.query, view.order, (view.page - 1) * n, n + 1)
+    return _Shown(rows[:n], view.page > 1, len(rows) > n)
+
+
 def _queue_page(
     review: ReviewApp,
     view: QueueView,
-    rows: list[ReviewedFinding],
+    shown: _Shown,
     counts: dict[str, int],
     total: int,
     pages: int,
@@ -620,12 +657,16 @@ def _queue_page(
         f"{d}</a>"
         for d in DECISIONS
     )
+    rows = shown.rows
     pager = []  # shown above and below the queue: classes, not ids
-    if view.page > 1:
-        pager.append(f'<a class="prev" href="{esc(view.link(page=view.page - 1))}">← previous</a>')
-    pager.append(f'<span class="page">page {view.page} of {pages}</span>')
-    if view.page < pages:
-        pager.append(f'<a class="next" href="{esc(view.link(page=view.page + 1))}">next →</a>')
+    if shown.earlier and rows:
+        back = view.link(page=None, before=rows[0].finding.id)
+        pager.append(f'<a class="prev" href="{esc(back)}">← previous</a>')
+    if not (view.after or view.before):
+        pager.append(f'<span class="page">page {view.page} of {pages}</span>')
+    if shown.later and rows:
+        on = view.link(page=None, after=rows[-1].finding.id)
+        pager.append(f'<a class="next" href="{esc(on)}">next →</a>')
     table = (
         '<table class="queue"><thead><tr><th>time</th><th>severity</th><th>category</th>'
         "<th>what was said (recording)</th><th>confidence</th><th>decision</th></tr>"

@@ -690,16 +690,31 @@ class Store:
         order: str = "source",
         offset: int = 0,
         limit: int | None = None,
+        after: str | None = None,
+        backwards: bool = False,
     ) -> list[ReviewedFinding]:
-        """Current findings with their current decisions, sorted by one of QUEUE_ORDERS; a page
-        of them with `limit` (the sort ends on the row id, so pages never overlap)."""
+        """Current findings with their current decisions, sorted by one of QUEUE_ORDERS (each
+        ends on the row id, so pages never overlap).
+
+        `limit`: a page of them, from `offset`, or the next ones after the finding with id
+        `after` in that order (the previous ones with `backwards`). Pages by `after` do not move
+        when findings before them are decided out of the queue, and cost the same however deep.
+        InputError when `after` is no current finding.
+        """
         query = query or FindingQuery()
         where, params = _where(query)
-        ordered = f"ORDER BY {QUEUE_ORDERS[order]}, f.id"
+        keys = [*QUEUE_ORDERS[order], ("f.id", False)]
         select = f"SELECT {_REVIEWED_COLUMNS} {_CURRENT_FROM} LEFT JOIN decisions d ON d.id = "
         if limit is None:
-            sql = f"{select}r.decision_id {_CURRENT_WHERE}{where} {ordered}"
+            sql = f"{select}r.decision_id {_CURRENT_WHERE}{where} {_order_by(keys)}"
             return [_reviewed(row) for row in self._db.execute(sql, params)]
+        if after is not None:
+            if backwards:
+                keys = [(key, not descending) for key, descending in keys]
+            beyond, values = self._beyond(keys, after)
+            where += beyond
+            params += values
+            offset = 0
         # A page: sort only the row ids (a narrow sort, however deep the page), then read the
         # page's rows whole. Only decided ones: start from the decisions.
         decided = bool(query.decisions) and OPEN not in query.decisions
@@ -707,10 +722,12 @@ class Store:
         page = [
             int(r[0])
             for r in self._db.execute(
-                f"SELECT f.id {source} {_CURRENT_WHERE}{where} {ordered} LIMIT ? OFFSET ?",
+                f"SELECT f.id {source} {_CURRENT_WHERE}{where} {_order_by(keys)} LIMIT ? OFFSET ?",
                 [*params, limit, offset],
             )
         ]
+        if backwards:
+            page.reverse()
         if not page:
             return []
         rows = self._db.execute(
@@ -718,6 +735,26 @@ class Store:
         )
         by_id = {int(row["row_id"]): _reviewed(row) for row in rows}
         return [by_id[i] for i in page]
+
+    def _beyond(self, keys: list[tuple[str, bool]], finding_id: str) -> tuple[str, list[Any]]:
+        """SQL for "after this finding in this order" (keys: expression, descending), and its
+        parameters: the finding's own sort values."""
+        row = self._db.execute(
+            f"SELECT {', '.join(k for k, _ in keys)} {_CURRENT_FROM} {_CURRENT_WHERE} "
+            "AND f.fid = ? LIMIT 1",
+            (finding_id,),
+        ).fetchone()
+        if row is None:
+            raise InputError(self.path, f"no current finding with id {finding_id!r}")
+        either: list[str] = []
+        values: list[Any] = []
+        for i, (key, descending) in enumerate(keys):
+            same = [f"{k} = ?" for k, _ in keys[:i]]
+            either.append(
+                "(" + " AND ".join([*same, f"{key} {'<' if descending else '>'} ?"]) + ")"
+            )
+            values.extend([*row[:i], row[i]])
+        return " AND (" + " OR ".join(either) + ")", values
 
     def decision_counts(self, query: FindingQuery | None = None) -> dict[str, int]:
         """Current findings per decision (open, confirmed, dismissed) under the query's other
@@ -983,15 +1020,26 @@ _CURRENT_WHERE = (
     "AND a.id = (SELECT b.id FROM audits b WHERE b.sha256 = a.sha256 "
     "AND +b.status = 'done' ORDER BY b.finished DESC, b.id DESC LIMIT 1)"
 )
-# How the review queue (and `findings`) may sort; each ends on the row id.
-QUEUE_ORDERS = {
-    "source": 'a.source_path, f.start, f."end", f.rule',
-    "severity": "CASE f.severity WHEN 'high' THEN 0 WHEN 'medium' THEN 1 ELSE 2 END, "
-    "a.finished DESC, a.source_path, f.start",
-    "newest": "a.finished DESC, a.source_path, f.start",
-    "confidence": "f.confidence DESC, a.source_path, f.start",
-    "category": "f.category, a.source_path, f.start",
+# How the review queue (and `findings`) may sort: (expression, descending) in turn; every order
+# ends on the row id. No expression is ever NULL (done audits have their `finished`).
+QUEUE_ORDERS: dict[str, list[tuple[str, bool]]] = {
+    "source": [("a.source_path", False), ("f.start", False), ('f."end"', False), ("f.rule", False)],
+    "severity": [
+        ("CASE f.severity WHEN 'high' THEN 0 WHEN 'medium' THEN 1 ELSE 2 END", False),
+        ("a.finished", True),
+        ("a.source_path", False),
+        ("f.start", False),
+    ],
+    "newest": [("a.finished", True), ("a.source_path", False), ("f.start", False)],
+    "confidence": [("f.confidence", True), ("a.source_path", False), ("f.start", False)],
+    "category": [("f.category", False), ("a.source_path", False), ("f.start", False)],
 }
+
+
+def _order_by(keys: list[tuple[str, bool]]) -> str:
+    return "ORDER BY " + ", ".join(f"{k} DESC" if descending else k for k, descending in keys)
+
+
 _DECISION_FIELDS = [f.name for f in dataclasses.fields(Decision)]
 
 

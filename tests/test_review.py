@@ -30,6 +30,7 @@ import av
 import pytest
 
 from auditor.decisions import DECISIONS
+from auditor.errors import InputError
 from auditor.evidence import MANIFEST, SUMS, verify_package
 from auditor.files import sha256_file
 from auditor.findings import Finding
@@ -229,6 +230,19 @@ def test_store_pages_cover_every_finding_once_in_each_order(archive: Archive) ->
             assert sorted(paged) == sorted(ids), order
             whole = [r.finding.id for r in store.reviewed_findings(None, order)]
             assert paged == whole, order
+            # Next to a finding: forwards from the first, then backwards from the last.
+            walked = whole[:1]
+            while page := store.reviewed_findings(None, order, limit=4, after=walked[-1]):
+                walked += [r.finding.id for r in page]
+            assert walked == whole, order
+            back = whole[-1:]
+            while page := store.reviewed_findings(
+                None, order, limit=4, after=back[0], backwards=True
+            ):
+                back = [r.finding.id for r in page] + back
+            assert back == whole, order
+        with pytest.raises(InputError, match="no current finding"):
+            store.reviewed_findings(None, "source", limit=4, after="feedface00000000")
         open_query = FindingQuery(decisions=("open",))
         assert store.decision_counts(open_query) == {
             "open": len(ids) - 3,
@@ -655,6 +669,19 @@ def test_filters_sort_and_pages(page: Page, archive: Archive) -> None:
         seen += _shown_ids(p)
         assert p.locator("a.next").count() == 0 and p.locator("a.prev").count() == 2
         assert seen == [r.finding.id for r in everything]  # the store's order: source, time
+        # Deciding a whole page out of the open queue skips nothing: next is after its last.
+        p = _open(page, server, "?per=10&sort=source")
+        p.locator("#reviewer").fill("fay")
+        p.locator("tr.finding[data-index='0']").click()
+        for i in range(10):
+            p.keyboard.press("c")
+            p.wait_for_selector(f"tr[data-id='{seen[i]}'][data-decision='confirmed']")
+        p.locator("a.next").first.click()
+        p.wait_for_load_state("load")
+        assert _shown_ids(p) == seen[10:]
+        p.locator("a.prev").first.click()  # the decided ones are out of the open queue now:
+        p.wait_for_load_state("load")  # the first page of what is left
+        assert _shown_ids(p) == seen[10:] and p.locator("a.prev").count() == 0
         assert page.errors == []
 
 
