@@ -21,7 +21,8 @@ _KIND_CONFIDENCE = {"exact": 0.95, "variant": 0.85, "sound-alike": 0.6}
 
 @dataclass(frozen=True)
 class Claim:
-    """What every finding says about its match, wherever the match was found."""
+    """What every finding says about its match, wherever the match was found: its fields are
+    fields of both Finding and TextFinding."""
 
     category: str
     rule: str
@@ -66,24 +67,16 @@ def confidence(kind: str, word_probability: float, context_support: bool = False
 
 
 def speech_finding(source: str, view: TranscriptText, match: Match) -> Finding:
-    claim = claim_of(match, view.text)
     start, end = view.span_times(match.start, match.end)
     return Finding(
         source=source,
-        category=claim.category,
-        rule=claim.rule,
-        severity=claim.severity,
-        matched=claim.matched,
-        term=claim.term,
         start=start,
         end=end,
         context=view.context(match.start, match.end),
-        legal_basis=claim.legal_basis,
         confidence=confidence(
             match.kind, view.span_probability(match.start, match.end), match.context_support
         ),
-        match=claim.match,
-        why=claim.why,
+        **claim_of(match, view.text).__dict__,
     )
 
 
@@ -111,20 +104,12 @@ def scan_lines(scanner: Scanner, text: str, line_number: int = 1) -> list[TextFi
         if newlines:
             line += newlines
             line_start = text.rfind("\n", line_start, match.start) + 1
-        claim = claim_of(match, text)
         out.append(
             TextFinding(
                 line=line,
-                category=claim.category,
-                rule=claim.rule,
-                severity=claim.severity,
-                matched=claim.matched,
-                term=claim.term,
                 char_start=match.start - line_start,
                 char_end=match.end - line_start,
-                legal_basis=claim.legal_basis,
-                match=claim.match,
-                why=claim.why,
+                **claim_of(match, text).__dict__,
             )
         )
     return out

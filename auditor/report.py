@@ -12,7 +12,7 @@ from collections.abc import Iterable, Sequence
 from typing import Any
 
 from auditor.decisions import ReviewedFinding
-from auditor.findings import FINDING_FIELDS, Finding, TextFinding
+from auditor.findings import FINDING_FIELDS, Finding, TextFinding, Why, why_text
 from auditor.results import AuditResult, Clip
 from auditor.times import clock
 
@@ -35,11 +35,17 @@ def render_table(results: Sequence[AuditResult]) -> str:
             note = "" if f.match == "exact" else f"  [{f.match}]"
             out.append(
                 f"  {clock(f.start)}  {f.severity:<6}  {f.category:<24}  「{f.matched}」  "
-                f"{f.context}{note}"
+                f"{f.context}{note}{_why_note(f.why)}"
             )
         if not count:
             out.append("  no findings")
     return "\n".join(out) + "\n"
+
+
+def _why_note(why: Why) -> str:
+    """The parts of a combination that matched ('  (predicate 降 + object 血糖)'); nothing for a
+    plain term or pattern, whose matched words are their own reason."""
+    return f"  ({why_text(why)})" if len(why) > 1 else ""
 
 
 def render_json(results: Sequence[AuditResult]) -> str:
@@ -119,7 +125,7 @@ def render_text_findings(findings: Sequence[TextFinding], fmt: str) -> str:
         return render_jsonl(findings)
     lines = [
         f"line {f.line}:{f.char_start}-{f.char_end}  {f.severity:<6}  {f.category:<24}  "
-        f"「{f.matched}」"
+        f"「{f.matched}」{_why_note(f.why)}"
         for f in findings
     ]
     return "\n".join(lines) + ("\n" if lines else "")
@@ -131,6 +137,6 @@ def render_findings_table(rows: Iterable[ReviewedFinding]) -> str:
     return "".join(
         f"{r.finding.id}  {r.finding.source}  {clock(r.finding.start)}  "
         f"{r.finding.severity:<6}  {r.decision:<9}  {r.finding.category:<24}  "
-        f"「{r.finding.matched}」  {r.finding.context}\n"
+        f"「{r.finding.matched}」  {r.finding.context}{_why_note(r.finding.why)}\n"
         for r in rows
     )

@@ -221,6 +221,16 @@ def _filters(result: AuditResult, rec: int) -> str:
     )
 
 
+def _why_html(f: Finding) -> str:
+    """The parts of a combination that matched, each named (predicate 降 + object 血糖)."""
+    if len(f.why) < 2:
+        return ""
+    parts = " + ".join(
+        f'<span class="part">{esc(part)} <b>{esc(words)}</b></span>' for part, words in f.why
+    )
+    return f'<br><small class="why">why: {parts}</small>'
+
+
 def _findings_table(result: AuditResult, rec: int, clips: Sequence[Clip] | None) -> str:
     if not result.findings:
         return '<p class="none">No findings.</p>'
@@ -238,7 +248,7 @@ def _findings_table(result: AuditResult, rec: int, clips: Sequence[Clip] | None)
             f'<td class="num">{index + 1}</td>'
             f'<td><button type="button" class="seek" title="play the recording from here">'
             f"▶ {clock(f.start)}</button></td>"
-            f"<td>{esc(f.category)}<br><small>{esc(f.rule)}</small></td>"
+            f"<td>{esc(f.category)}<br><small>{esc(f.rule)}</small>{_why_html(f)}</td>"
             f'<td><span class="sev sev-{esc(f.severity)}">{esc(f.severity)}</span></td>'
             f'<td class="said">{highlight(f.context, f.matched)}</td>'
             f'<td class="law">{esc(f.legal_basis)}</td>'
