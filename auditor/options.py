@@ -27,6 +27,8 @@ DEFAULT_MODEL = "base"
 DEFAULT_BATCH_SIZE = 8
 # Audio decoded and transcribed at a time: peak memory grows with it; as fast as 240 s.
 DEFAULT_WINDOW_SECONDS = 120.0
+# Seconds of the recording kept before and after a finding in its evidence clip.
+DEFAULT_CLIP_PADDING = 2.0
 
 # What is sold: some rules and exemptions apply only to some goods.
 PRODUCT_CATEGORIES = (

@@ -11,6 +11,7 @@ import json
 from collections.abc import Iterable, Sequence
 from typing import Any
 
+from auditor.decisions import ReviewedFinding
 from auditor.findings import FINDING_FIELDS, Finding, TextFinding, Why, why_text
 from auditor.results import AuditResult, Clip
 from auditor.times import clock
@@ -53,13 +54,15 @@ def render_json(results: Sequence[AuditResult]) -> str:
     return json.dumps(payload, ensure_ascii=False, indent=2) + "\n"
 
 
-def render_jsonl(findings: Iterable[Finding | TextFinding]) -> str:
+def render_jsonl(findings: Iterable[Finding | TextFinding | ReviewedFinding]) -> str:
     return "".join(json.dumps(f.to_dict(), ensure_ascii=False) + "\n" for f in findings)
 
 
-def render_csv(findings: Iterable[Finding]) -> str:
+def render_csv(
+    findings: Iterable[Finding | ReviewedFinding], fields: Sequence[str] = FINDING_FIELDS
+) -> str:
     buffer = io.StringIO()
-    writer = csv.DictWriter(buffer, fieldnames=FINDING_FIELDS, lineterminator="\n")
+    writer = csv.DictWriter(buffer, fieldnames=fields, lineterminator="\n")
     writer.writeheader()
     for f in findings:
         row = f.to_dict()
@@ -128,10 +131,12 @@ def render_text_findings(findings: Sequence[TextFinding], fmt: str) -> str:
     return "\n".join(lines) + ("\n" if lines else "")
 
 
-def render_findings_table(findings: Iterable[Finding]) -> str:
-    """Findings of many recordings, one line each (`auditor findings` on a terminal)."""
+def render_findings_table(rows: Iterable[ReviewedFinding]) -> str:
+    """Findings of many recordings, one line each, with the id to decide on and the decision
+    (`auditor findings` on a terminal)."""
     return "".join(
-        f"{f.source}  {clock(f.start)}  {f.severity:<6}  {f.category:<24}  "
-        f"「{f.matched}」  {f.context}{_why_note(f.why)}\n"
-        for f in findings
+        f"{r.finding.id}  {r.finding.source}  {clock(r.finding.start)}  "
+        f"{r.finding.severity:<6}  {r.decision:<9}  {r.finding.category:<24}  "
+        f"「{r.finding.matched}」  {r.finding.context}{_why_note(r.finding.why)}\n"
+        for r in rows
     )

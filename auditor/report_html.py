@@ -332,8 +332,9 @@ def _recording(
     clips: Sequence[Clip] | None,
     padding: float | None,
     settings: dict[str, Any] | None = None,
+    source_url: str | None = None,
 ) -> str:
-    src = esc(media_url(result.source.path, report))
+    src = esc(media_url(result.source.path, report) if source_url is None else source_url)
     kind = "video" if result.source.has_video else "audio"
     return (
         f'<section class="recording" id="rec-{rec}" data-rec="{rec}">'
@@ -358,6 +359,7 @@ def _data(
     results: Sequence[AuditResult],
     report: str | None,
     clips: Sequence[Sequence[Clip]] | None,
+    media: Sequence[str] | None = None,
 ) -> dict[str, Any]:
     recordings = []
     for rec, result in enumerate(results):
@@ -365,7 +367,7 @@ def _data(
         recordings.append(
             {
                 "source": printable(result.source.path),
-                "media": media_url(result.source.path, report),
+                "media": media[rec] if media else media_url(result.source.path, report),
                 "duration": result.source.duration,
                 "findings": [
                     {
@@ -391,6 +393,16 @@ def csp_hash(block: str) -> str:
     return "'sha256-" + base64.b64encode(digest).decode("ascii") + "'"
 
 
+def page_csp() -> str:
+    """The report's Content-Security-Policy: only its own inline style and script (by hash)."""
+    return (
+        "default-src 'none'; "
+        f"style-src {csp_hash(style())}; script-src {csp_hash(asset('report.js'))}; "
+        "media-src 'self' file: blob: data:; img-src data:; "
+        "base-uri 'none'; form-action 'none'"
+    )
+
+
 def render_html(
     results: Sequence[AuditResult],
     output: str | None = None,
@@ -399,25 +411,30 @@ def render_html(
     generated: str | None = None,
     settings: dict[str, Any] | None = None,
     home: str | None = None,
+    media: Sequence[str] | None = None,
 ) -> str:
     """The whole report as one string. `output` is where it will be written (for media URLs).
 
     `settings` replaces the recorded options in the audit trail (a batch stores its own);
-    `home` is a URL to link back to (a batch index).
+    `home` is a URL to link back to (a batch index); `media` gives each result's source URL
+    (default: its path relative to `output`).
     """
     generated = generated or utc_now()
     total = sum(len(r.findings) for r in results)
     names = ", ".join(os.path.basename(r.source.path) for r in results)
     sections = "".join(
-        _recording(r, i, output, clips[i] if clips else None, padding if clips else None, settings)
+        _recording(
+            r,
+            i,
+            output,
+            clips[i] if clips else None,
+            padding if clips else None,
+            settings,
+            media[i] if media else None,
+        )
         for i, r in enumerate(results)
     )
-    csp = (
-        "default-src 'none'; "
-        f"style-src {csp_hash(style())}; script-src {csp_hash(asset('report.js'))}; "
-        "media-src 'self' file: blob: data:; img-src data:; "
-        "base-uri 'none'; form-action 'none'"
-    )
+    csp = page_csp()
     return (
         "<!doctype html>\n"
         '<html lang="zh-Hans"><head><meta charset="utf-8">'
@@ -433,6 +450,6 @@ def render_html(
         f"{esc(results[0].tool_version if results else '')}.</p></header>"
         f"<main>{sections}</main>"
         f'<script type="application/json" id="auditor-data">'
-        f"{script_json(_data(results, output, clips))}</script>"
+        f"{script_json(_data(results, output, clips, media))}</script>"
         f"<script>{asset('report.js')}</script></body></html>\n"
     )
