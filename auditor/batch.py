@@ -29,6 +29,7 @@ from typing import Any, Protocol
 
 from auditor.asr import pick_compute_type, pick_device
 from auditor.audit import Auditor
+from auditor.decisions import Decision
 from auditor.detect import scan_recording
 from auditor.errors import AuditorError, InputError, MediaToolError, ModelError
 from auditor.files import printable, sha256_file
@@ -678,9 +679,16 @@ class RescanSummary:
     findings: int
     lexicon_version: str
     elapsed: float
+    # Findings a person had decided on that this rescan did not make again (their decisions stay
+    # in the history), and decided ones it made again after an earlier scan had not.
+    no_longer_found: tuple[Decision, ...] = ()
+    found_again: tuple[Decision, ...] = ()
 
     def to_dict(self) -> dict[str, Any]:
-        return dataclasses.asdict(self)
+        out = dataclasses.asdict(self)
+        out["no_longer_found"] = [d.to_dict() for d in self.no_longer_found]
+        out["found_again"] = [d.to_dict() for d in self.found_again]
+        return out
 
 
 def rescan(
@@ -695,6 +703,7 @@ def rescan(
     category it was audited with, unless `product_category` is given (then that is recorded).
     """
     clock = time.monotonic()
+    gone_before = {d.finding_id: d for d in store.decided_but_gone()}
     scanners: dict[str, Scanner] = {}
     audits = findings = 0
     seconds = 0.0
@@ -712,6 +721,13 @@ def rescan(
             findings += len(found)
         store.replace_findings(items, lexicon.version)
         audits += len(rows)
+    gone = {d.finding_id: d for d in store.decided_but_gone()}
     return RescanSummary(
-        audits, round(seconds, 3), findings, lexicon.version, round(time.monotonic() - clock, 3)
+        audits,
+        round(seconds, 3),
+        findings,
+        lexicon.version,
+        round(time.monotonic() - clock, 3),
+        no_longer_found=tuple(d for fid, d in gone.items() if fid not in gone_before),
+        found_again=tuple(d for fid, d in gone_before.items() if fid not in gone),
     )

@@ -22,11 +22,12 @@ from pathlib import Path
 from auditor.errors import InputError, MediaToolError
 from auditor.findings import Finding
 from auditor.media import find_ffmpeg
+from auditor.options import DEFAULT_CLIP_PADDING
 from auditor.results import AuditResult, Clip
 
 log = logging.getLogger("auditor")
 
-DEFAULT_PADDING = 2.0
+DEFAULT_PADDING = DEFAULT_CLIP_PADDING
 SCREEN_CLIP_SECONDS = 10.0  # of a screen finding's span, at most, in its clip
 _UNSAFE = re.compile(r"[^A-Za-z0-9_.-]+")
 _VIDEO_ENCODERS = ("libx264", "libopenh264", "mpeg4")

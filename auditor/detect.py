@@ -10,7 +10,6 @@ import itertools
 import multiprocessing
 from collections.abc import Iterable, Iterator
 from dataclasses import dataclass
-from typing import Any
 
 from auditor.findings import Box, Finding, TextFinding, Why
 from auditor.scan import Match, Scanner
@@ -23,7 +22,8 @@ _KIND_CONFIDENCE = {"exact": 0.95, "variant": 0.85, "sound-alike": 0.6}
 
 @dataclass(frozen=True)
 class Claim:
-    """What every finding says about its match, wherever the match was found."""
+    """What every finding says about its match, wherever the match was found: its fields are
+    fields of both Finding and TextFinding."""
 
     category: str
     rule: str
@@ -33,27 +33,6 @@ class Claim:
     legal_basis: str
     match: str
     why: Why
-
-    def finding(
-        self, source: str, start: float, end: float, context: str, confidence: float, **more: Any
-    ) -> Finding:
-        """The finding of this claim, found at these times (`more`: channel and evidence)."""
-        return Finding(
-            source=source,
-            category=self.category,
-            rule=self.rule,
-            severity=self.severity,
-            matched=self.matched,
-            term=self.term,
-            start=start,
-            end=end,
-            context=context,
-            legal_basis=self.legal_basis,
-            confidence=confidence,
-            match=self.match,
-            why=self.why,
-            **more,
-        )
 
 
 def claim_of(match: Match, text: str) -> Claim:
@@ -90,14 +69,15 @@ def confidence(kind: str, word_probability: float, context_support: bool = False
 
 def speech_finding(source: str, view: TranscriptText, match: Match) -> Finding:
     start, end = view.span_times(match.start, match.end)
-    return claim_of(match, view.text).finding(
-        source,
-        start,
-        end,
-        view.context(match.start, match.end),
-        confidence(
+    return Finding(
+        source=source,
+        start=start,
+        end=end,
+        context=view.context(match.start, match.end),
+        confidence=confidence(
             match.kind, view.span_probability(match.start, match.end), match.context_support
         ),
+        **claim_of(match, view.text).__dict__,
     )
 
 
@@ -120,14 +100,15 @@ def screen_finding(source: str, view: ScreenView, match: Match) -> Finding:
         start, end = min(s.start for s in spans), max(s.end for s in spans)
     read = min(s.confidence for s in spans)
     share = _KIND_CONFIDENCE["sound-alike"] if match.kind == "sound-alike" else 1.0
-    return claim_of(match, view.text).finding(
-        source,
-        start,
-        end,
-        view.context(match.start),
-        round(read * share, 3),
+    return Finding(
+        source=source,
+        start=start,
+        end=end,
+        context=view.context(match.start),
+        confidence=round(read * share, 3),
         channel="screen",
         box=_union([s.box for s in spans]),
+        **claim_of(match, view.text).__dict__,
     )
 
 
@@ -173,20 +154,12 @@ def scan_lines(scanner: Scanner, text: str, line_number: int = 1) -> list[TextFi
         if newlines:
             line += newlines
             line_start = text.rfind("\n", line_start, match.start) + 1
-        claim = claim_of(match, text)
         out.append(
             TextFinding(
                 line=line,
-                category=claim.category,
-                rule=claim.rule,
-                severity=claim.severity,
-                matched=claim.matched,
-                term=claim.term,
                 char_start=match.start - line_start,
                 char_end=match.end - line_start,
-                legal_basis=claim.legal_basis,
-                match=claim.match,
-                why=claim.why,
+                **claim_of(match, text).__dict__,
             )
         )
     return out

@@ -2,8 +2,12 @@
 
 A lexicon file may hold:
   [category."<id>"]   (built-in categories file only) legal_basis, severity, title
-  [[rule]]            id, category, terms and/or patterns; optional severity, legal_basis, note
-  [[exemption]]       id, kind = phrase|before|after, phrases or pattern; optional categories, terms
+  [[class]]           id, terms and/or patterns: a word class that rules combine (a later entry
+                      with the same id adds to the class)
+  [[rule]]            id, category, terms and/or patterns and/or parts (classes combined);
+                      optional severity, legal_basis, note
+  [[exemption]]       id, kind = phrase|before|after|clause, phrases or pattern; optional
+                      categories, terms
   disable = [...]     rule ids to switch off (custom lexicons)
   allow = [...]       phrases that are never a claim (custom lexicons)
 Later files override earlier rules with the same id.
@@ -15,7 +19,7 @@ import hashlib
 import re
 import tomllib
 from collections.abc import Iterable, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from importlib import resources
 from pathlib import Path
 from typing import Any
@@ -26,7 +30,11 @@ from auditor.options import PRODUCT_CATEGORIES
 from auditor.severity import SEVERITIES
 
 SOUNDALIKE_MODES = ("context", "always", "never")
-EXEMPTION_KINDS = ("phrase", "before", "after")
+EXEMPTION_KINDS = ("phrase", "before", "after", "clause")
+PART_ORDERS = ("given", "any")
+SPANS = ("clause", "sentence")
+DEFAULT_GAP = 6  # normalised characters allowed between two parts of a combination
+_CLASS_ID = re.compile(r"^[a-z][a-z0-9_]*$")
 CATEGORIES_FILE = "categories.toml"
 _RULE_ID = re.compile(r"^[a-z_]+\.[a-z_]+/[a-z0-9_.-]+$|^[a-z_]+/[a-z0-9_.-]+$")
 
@@ -40,6 +48,57 @@ class Category:
     # Words that make a sound-alike match of this category plausible nearby (保健品 for 防癌).
     context: tuple[str, ...] = ()
     severity_by_product: tuple[tuple[str, str], ...] = ()
+    # The category a claim of this kind is, for some goods: a disease claim is medical.claim for a
+    # massage chair, food.disease_claim for a tea and cosmetics.special_claim for a cream.
+    as_product: tuple[tuple[str, str], ...] = ()
+    # A claim of this category gives way when the same words make a claim of another category
+    # (最低价: a price claim rather than a superlative).
+    fallback: bool = False
+    # Products whose sale is context enough for rules that need it (a cream for 激素).
+    implied_by: frozenset[str] = frozenset()
+
+    def for_product(self, product: str) -> str:
+        for name, category in self.as_product:
+            if name == product:
+                return category
+        return self.id
+
+
+@dataclass(frozen=True)
+class WordClass:
+    """Words that play one part in claims (efficacy verbs, diseases, price anchors ...).
+
+    Terms are matched after normalisation like rule terms; patterns (amounts: 799元, 3位数) are
+    regular expressions over normalised text.
+    """
+
+    id: str
+    terms: tuple[str, ...]  # normalised
+    patterns: tuple[re.Pattern[str], ...]
+    origin: str
+
+
+@dataclass(frozen=True)
+class Part:
+    """One part of a combination rule: a word class (or words of its own), by the name the
+    finding's `why` gives it (predicate, object, anchor, amount ...)."""
+
+    name: str
+    word_class: str
+
+
+@dataclass(frozen=True)
+class Combination:
+    """A claim made of parts: each part's words within `gap` normalised characters of the next,
+    in the given order or either order (two parts), inside one clause or sentence."""
+
+    parts: tuple[Part, ...]
+    order: str = "given"
+    gap: int = DEFAULT_GAP
+    span: str = "clause"
+    # The part whose words are looked for in the whole text (the rarest, most telling one: the
+    # disease, not the verb); the others are looked for only around its words.
+    lead: int = 0
 
 
 @dataclass(frozen=True)
@@ -66,6 +125,10 @@ class Rule:
     soundalike: str = "context"
     word: WordRule | None = None
     severity_by_product: tuple[tuple[str, str], ...] = ()
+    combination: Combination | None = None
+    # Only with the category's context words near (or inside) the match, or when the product sold
+    # is one the category implies (categories.toml `implied_by`): for words ordinary speech uses.
+    needs_context: bool = False
 
     def severity_for(self, product: str) -> str:
         for name, severity in self.severity_by_product:
@@ -85,11 +148,28 @@ class Exemption:
     window: int = 12
     origin: str = ""
     products: frozenset[str] | None = None  # None: whatever the product
+    span: str = "clause"  # kind clause: the clause holding the match, or its whole sentence
+    rules: frozenset[str] | None = None  # rule ids it applies to; None: any
 
-    def applies_to(self, category: str, term: str | None, product: str = "general") -> bool:
+    def applies_to(
+        self,
+        category: str,
+        term: str | None,
+        product: str = "general",
+        defined_as: str | None = None,
+        rule: str | None = None,
+    ) -> bool:
+        """Whether this exemption can clear a match of `category` (`defined_as`: the category its
+        rule is defined under, when the product routed it to another; `rule`: its rule id)."""
         if self.products is not None and product not in self.products:
             return False
-        if self.categories is not None and category not in self.categories:
+        if self.rules is not None and rule not in self.rules:
+            return False
+        if (
+            self.categories is not None
+            and category not in self.categories
+            and defined_as not in self.categories
+        ):
             return False
         return self.terms is None or (term is not None and normalize_term(term) in self.terms)
 
@@ -101,15 +181,17 @@ class Lexicon:
     exemptions: tuple[Exemption, ...]
     files: tuple[str, ...]
     version: str  # content hash of every file that went in, in order
+    classes: dict[str, WordClass] = field(default_factory=dict)
 
     def counts(self) -> dict[str, dict[str, int]]:
         out: dict[str, dict[str, int]] = {
-            c: {"rules": 0, "terms": 0, "patterns": 0} for c in self.categories
+            c: {"rules": 0, "terms": 0, "patterns": 0, "combinations": 0} for c in self.categories
         }
         for rule in self.rules:
             out[rule.category]["rules"] += 1
             out[rule.category]["terms"] += len(rule.terms)
             out[rule.category]["patterns"] += len(rule.patterns)
+            out[rule.category]["combinations"] += rule.combination is not None
         return out
 
 
@@ -145,6 +227,10 @@ def _line_of(text: str, needle: str) -> int | None:
 class _Builder:
     def __init__(self) -> None:
         self.categories: dict[str, Category] = {}
+        self.classes: dict[str, WordClass] = {}
+        self.class_refs: list[tuple[str, int, str, tuple[Part, ...]]] = []
+        self.rule_refs: list[tuple[str, int, str, list[str]]] = []  # exemptions naming rules
+        self.defined: set[str] = set()  # every rule id defined, disabled ones included
         self.rules: dict[str, Rule] = {}
         self.exemptions: list[Exemption] = []
         self.files: list[str] = []
@@ -172,7 +258,7 @@ class _Builder:
         self.digest.update(path.name.encode() + b"\0" + raw + b"\0")
         self.files.append(name)
 
-        known = {"category", "rule", "exemption", "disable", "allow", "lexicon"}
+        known = {"category", "class", "rule", "exemption", "disable", "allow", "lexicon"}
         for key in data:
             if key not in known:
                 raise LexiconError(
@@ -189,6 +275,8 @@ class _Builder:
                     "by a custom lexicon",
                 )
             self._categories(name, text, data["category"])
+        for line, entry in zip(_table_lines(text, "class"), data.get("class", []), strict=False):
+            self._class(name, line, entry)
         for line, entry in zip(_table_lines(text, "rule"), data.get("rule", []), strict=False):
             self._rule(name, line, entry)
         for line, entry in zip(
@@ -234,6 +322,16 @@ class _Builder:
                     raise LexiconError(name, line, f"category {cid!r}: {key} is required")
             context = _str_list(name, line, entry.get("context", []), f"category {cid}: context")
             by_product = _severity_by_product(name, line, entry, f"category {cid!r}")
+            as_product = entry.get("as_product", {})
+            if not isinstance(as_product, dict) or not all(
+                p in PRODUCT_CATEGORIES and isinstance(c, str) for p, c in as_product.items()
+            ):
+                raise LexiconError(
+                    name,
+                    line,
+                    f"category {cid!r}: as_product must map product categories "
+                    f"({', '.join(PRODUCT_CATEGORIES)}) to category ids",
+                )
             self.categories[cid] = Category(
                 cid,
                 entry["title"],
@@ -241,6 +339,11 @@ class _Builder:
                 severity,
                 tuple(normalize_term(c) for c in context),
                 by_product,
+                tuple(sorted(as_product.items())),
+                fallback=_flag(name, line, entry, "fallback", f"category {cid!r}"),
+                implied_by=frozenset(
+                    _products(name, line, entry.get("implied_by", []), f"category {cid!r}") or ()
+                ),
             )
 
     def _rule(self, name: str, line: int, entry: dict[str, Any]) -> None:
@@ -265,6 +368,12 @@ class _Builder:
             "soundalike",
             "word",
             "severity_by_product",
+            "parts",
+            "order",
+            "gap",
+            "span",
+            "lead",
+            "needs_context",
         }
         if unknown:
             raise LexiconError(
@@ -299,8 +408,9 @@ class _Builder:
                     name, line, f"rule {rule_id}: invalid pattern {source!r}: {exc}"
                 ) from exc
         word = _word_rule(name, line, entry.get("word"), rule_id)
-        if not terms and not patterns and word is None:
-            raise LexiconError(name, line, f"rule {rule_id}: needs terms, patterns or word")
+        combination = self._combination(name, line, entry, rule_id)
+        if not terms and not patterns and word is None and combination is None:
+            raise LexiconError(name, line, f"rule {rule_id}: needs terms, patterns, word or parts")
         cat = self.categories[category]
         severity = entry.get("severity", cat.severity)
         if severity not in SEVERITIES:
@@ -318,6 +428,7 @@ class _Builder:
                 f"rule {rule_id}: soundalike must be one of "
                 f"{', '.join(SOUNDALIKE_MODES)}, not {soundalike!r}",
             )
+        self.defined.add(rule_id)
         self.rules[rule_id] = Rule(
             rule_id,
             category,
@@ -331,7 +442,94 @@ class _Builder:
             word=word,
             severity_by_product=_severity_by_product(name, line, entry, f"rule {rule_id}")
             or cat.severity_by_product,
+            combination=combination,
+            needs_context=_flag(name, line, entry, "needs_context", f"rule {rule_id}"),
         )
+
+    def _class(self, name: str, line: int, entry: dict[str, Any]) -> None:
+        class_id = entry.get("id")
+        if not isinstance(class_id, str) or not _CLASS_ID.match(class_id):
+            raise LexiconError(
+                name, line, f"class id {class_id!r} must be lowercase letters, digits and _"
+            )
+        unknown = set(entry) - {"id", "terms", "patterns", "note"}
+        if unknown:
+            raise LexiconError(
+                name, line, f"class {class_id}: unknown key(s) {', '.join(sorted(unknown))}"
+            )
+        terms = _str_list(name, line, entry.get("terms", []), f"class {class_id}: terms")
+        normalised = []
+        for term in terms:
+            key = normalize_term(term)
+            if not key:
+                raise LexiconError(
+                    name, line, f"class {class_id}: term {term!r} is empty once normalised"
+                )
+            normalised.append(key)
+        patterns = []
+        for source in _str_list(
+            name, line, entry.get("patterns", []), f"class {class_id}: patterns"
+        ):
+            try:
+                patterns.append(re.compile(source))
+            except re.error as exc:
+                raise LexiconError(
+                    name, line, f"class {class_id}: invalid pattern {source!r}: {exc}"
+                ) from exc
+        if not normalised and not patterns:
+            raise LexiconError(name, line, f"class {class_id}: needs terms or patterns")
+        earlier = self.classes.get(class_id)
+        if earlier is not None:  # a later file adds words to the class
+            normalised = [*earlier.terms, *normalised]
+            patterns = [*earlier.patterns, *patterns]
+        self.classes[class_id] = WordClass(
+            class_id,
+            tuple(dict.fromkeys(normalised)),
+            tuple(patterns),
+            earlier.origin if earlier else f"{name}:{line}",
+        )
+
+    def _combination(
+        self, name: str, line: int, entry: dict[str, Any], rule_id: str
+    ) -> Combination | None:
+        raw = entry.get("parts")
+        if raw is None:
+            for key in ("order", "gap", "span", "lead"):
+                if key in entry:
+                    raise LexiconError(name, line, f"rule {rule_id}: {key} needs parts")
+            return None
+        what = f"rule {rule_id}: parts"
+        if not isinstance(raw, list) or len(raw) < 2:
+            raise LexiconError(name, line, f"{what} must list two or more parts")
+        parts = []
+        for item in raw:
+            if not isinstance(item, dict) or set(item) != {"name", "class"}:
+                raise LexiconError(
+                    name, line, f'{what}: each part is {{ name = "...", class = "..." }}'
+                )
+            parts.append(Part(str(item["name"]), str(item["class"])))
+        # Classes may be defined in any file: checked once every file is read (build).
+        self.class_refs.append((name, line, rule_id, tuple(parts)))
+        order = entry.get("order", "given")
+        if order not in PART_ORDERS or (order == "any" and len(parts) != 2):
+            raise LexiconError(
+                name, line, f"rule {rule_id}: order is 'given', or 'any' for two parts"
+            )
+        gap = entry.get("gap", DEFAULT_GAP)
+        if not isinstance(gap, int) or gap < 0:
+            raise LexiconError(name, line, f"rule {rule_id}: gap must be a whole number >= 0")
+        span = entry.get("span", "clause")
+        if span not in SPANS:
+            raise LexiconError(
+                name, line, f"rule {rule_id}: span must be one of {', '.join(SPANS)}"
+            )
+        names = [p.name for p in parts]
+        lead = entry.get("lead", names[0])
+        if lead not in names:
+            raise LexiconError(
+                name, line, f"rule {rule_id}: lead {lead!r} is not one of its parts ({names})"
+            )
+        return Combination(tuple(parts), order, gap, span, names.index(lead))
 
     def _exemption(self, name: str, line: int, entry: dict[str, Any]) -> None:
         ex_id = entry.get("id")
@@ -376,6 +574,15 @@ class _Builder:
         window = entry.get("window", 12)
         if not isinstance(window, int) or window <= 0:
             raise LexiconError(name, line, f"exemption {ex_id}: window must be a positive integer")
+        span = entry.get("span", "clause")
+        if span not in SPANS:
+            raise LexiconError(
+                name, line, f"exemption {ex_id}: span must be one of {', '.join(SPANS)}"
+            )
+        rules = entry.get("rules")
+        if rules is not None:
+            rules = _str_list(name, line, rules, f"exemption {ex_id}: rules")
+            self.rule_refs.append((name, line, ex_id, rules))
         self.exemptions.append(
             Exemption(
                 id=ex_id,
@@ -387,16 +594,51 @@ class _Builder:
                 window=window,
                 origin=f"{name}:{line}",
                 products=products,
+                span=span,
+                rules=frozenset(rules) if rules is not None else None,
             )
         )
 
     def build(self) -> Lexicon:
+        for name, line, ex_id, rule_ids in self.rule_refs:
+            for rule_id in rule_ids:
+                if rule_id not in self.defined:
+                    raise LexiconError(name, line, f"exemption {ex_id}: no rule {rule_id!r}")
+        for name, line, rule_id, parts in self.class_refs:
+            for part in parts:
+                if part.word_class not in self.classes:
+                    known = ", ".join(sorted(self.classes)) or "none"
+                    raise LexiconError(
+                        name,
+                        line,
+                        f"rule {rule_id}: parts: unknown class {part.word_class!r} "
+                        f"(known: {known})",
+                    )
+            rule = self.rules.get(rule_id)
+            lead = parts[rule.combination.lead] if rule and rule.combination else parts[0]
+            if not any(len(t) > 1 for t in self.classes[lead.word_class].terms):
+                raise LexiconError(
+                    name,
+                    line,
+                    f"rule {rule_id}: parts: the lead part ({lead.name}) needs a class with "
+                    "words of two or more characters",
+                )
+        for category in self.categories.values():
+            for product, target in category.as_product:
+                if target not in self.categories:
+                    raise LexiconError(
+                        self.files[0] if self.files else "lexicons/",
+                        None,
+                        f"category {category.id!r}: as_product {product} = {target!r} is not a "
+                        "category",
+                    )
         return Lexicon(
             dict(self.categories),
             tuple(self.rules.values()),
             tuple(self.exemptions),
             tuple(self.files),
             self.digest.hexdigest()[:16],
+            dict(self.classes),
         )
 
 
@@ -448,6 +690,13 @@ def _word_rule(name: str, line: int, value: Any, rule_id: str) -> WordRule | Non
         words=frozenset(_str_list(name, line, value.get("words", []), f"{what}: words")),
         exceptions=frozenset(_str_list(name, line, value.get("except", []), f"{what}: except")),
     )
+
+
+def _flag(name: str, line: int | None, entry: dict[str, Any], key: str, what: str) -> bool:
+    value = entry.get(key, False)
+    if not isinstance(value, bool):
+        raise LexiconError(name, line, f"{what}: {key} must be true or false")
+    return value
 
 
 def _str_list(name: str, line: int | None, value: Any, what: str) -> list[str]:

@@ -113,7 +113,7 @@ _UNITS = "".join(_CN_UNITS)
 # A numeral run that needs parsing: it holds a unit (三百九十九 after digit folding: 3百9十9), or
 # follows 百分之. Plain digit runs need nothing. 百分之百 ends its run: with the space between
 # gone, 百分之百 一个差评 must not read as 110% 个差评 (a hundred and ten is 百分之一百一十).
-_NUMBER_RUN = re.compile(f"百分之百|百分之[0-9{_UNITS}]+|[0-9]*[{_UNITS}][0-9{_UNITS}]*")
+_NUMBER_RUN = re.compile(f"百分之百|百分百|百分之[0-9{_UNITS}]+|[0-9]*[{_UNITS}][0-9{_UNITS}]*")
 
 
 @lru_cache(maxsize=4096)
@@ -178,6 +178,9 @@ def normalize(text: str) -> Normalized:
 
     def number(token: re.Match[str]) -> str:
         piece = token.group()
+        if piece == "百分百":  # spoken for 百分之百
+            runs.append((token.start(), token.end(), 4))
+            return "100%"
         percent = piece.startswith(_PERCENT_PREFIX)
         value = chinese_number_value(piece[3:] if percent else piece, bare_unit=percent)
         if value is None:

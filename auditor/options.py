@@ -34,6 +34,8 @@ DEFAULT_BATCH_SIZE = 8
 DEFAULT_WINDOW_SECONDS = 120.0
 # Seconds between the video frames the screen pass looks at (README "Screen text").
 DEFAULT_SCREEN_INTERVAL = 2.0
+# Seconds of the recording kept before and after a finding in its evidence clip.
+DEFAULT_CLIP_PADDING = 2.0
 
 # What is sold: some rules and exemptions apply only to some goods.
 PRODUCT_CATEGORIES = (

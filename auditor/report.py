@@ -11,7 +11,8 @@ import json
 from collections.abc import Iterable, Sequence
 from typing import Any
 
-from auditor.findings import FINDING_FIELDS, Finding, TextFinding
+from auditor.decisions import ReviewedFinding
+from auditor.findings import FINDING_FIELDS, Finding, TextFinding, Why, why_text
 from auditor.results import AuditResult, Clip
 from auditor.times import clock
 
@@ -33,7 +34,7 @@ def render_table(results: Sequence[AuditResult]) -> str:
         for f in result.findings:
             out.append(
                 f"  {clock(f.start)}  {f.severity:<6}  {f.category:<24}  「{f.matched}」  "
-                f"{f.context}{_notes(f)}"
+                f"{f.context}{_notes(f)}{_why_note(f.why)}"
             )
         if not count:
             out.append("  no findings")
@@ -48,19 +49,27 @@ def _notes(f: Finding) -> str:
     return "".join(f"  [{note}]" for note in notes)
 
 
+def _why_note(why: Why) -> str:
+    """The parts of a combination that matched ('  (predicate 降 + object 血糖)'); nothing for a
+    plain term or pattern, whose matched words are their own reason."""
+    return f"  ({why_text(why)})" if len(why) > 1 else ""
+
+
 def render_json(results: Sequence[AuditResult]) -> str:
     documents = [r.to_dict() for r in results]
     payload = documents[0] if len(documents) == 1 else documents
     return json.dumps(payload, ensure_ascii=False, indent=2) + "\n"
 
 
-def render_jsonl(findings: Iterable[Finding | TextFinding]) -> str:
+def render_jsonl(findings: Iterable[Finding | TextFinding | ReviewedFinding]) -> str:
     return "".join(json.dumps(f.to_dict(), ensure_ascii=False) + "\n" for f in findings)
 
 
-def render_csv(findings: Iterable[Finding]) -> str:
+def render_csv(
+    findings: Iterable[Finding | ReviewedFinding], fields: Sequence[str] = FINDING_FIELDS
+) -> str:
     buffer = io.StringIO()
-    writer = csv.DictWriter(buffer, fieldnames=FINDING_FIELDS, lineterminator="\n")
+    writer = csv.DictWriter(buffer, fieldnames=fields, lineterminator="\n")
     writer.writeheader()
     for f in findings:
         row = f.to_dict()
@@ -123,16 +132,19 @@ def render_text_findings(findings: Sequence[TextFinding], fmt: str) -> str:
         return render_jsonl(findings)
     lines = [
         f"line {f.line}:{f.char_start}-{f.char_end}  {f.severity:<6}  {f.category:<24}  "
-        f"「{f.matched}」"
+        f"「{f.matched}」{_why_note(f.why)}"
         for f in findings
     ]
     return "\n".join(lines) + ("\n" if lines else "")
 
 
-def render_findings_table(findings: Iterable[Finding]) -> str:
-    """Findings of many recordings, one line each (`auditor findings` on a terminal)."""
+def render_findings_table(rows: Iterable[ReviewedFinding]) -> str:
+    """Findings of many recordings, one line each, with the id to decide on and the decision
+    (`auditor findings` on a terminal)."""
     return "".join(
-        f"{f.source}  {clock(f.start)}  {f.severity:<6}  {f.category:<24}  "
-        f"「{f.matched}」  {f.context}{_notes(f)}\n"
-        for f in findings
+        f"{r.finding.id}  {r.finding.source}  {clock(r.finding.start)}  "
+        f"{r.finding.severity:<6}  {r.decision:<9}  {r.finding.category:<24}  "
+        f"「{r.finding.matched}」  {r.finding.context}{_notes(r.finding)}"
+        f"{_why_note(r.finding.why)}\n"
+        for r in rows
     )

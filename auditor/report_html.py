@@ -285,6 +285,16 @@ def _evidence(f: Finding, shot: str | None) -> str:
     )
 
 
+def _why_html(f: Finding) -> str:
+    """The parts of a combination that matched, each named (predicate 降 + object 血糖)."""
+    if len(f.why) < 2:
+        return ""
+    parts = " + ".join(
+        f'<span class="part">{esc(part)} <b>{esc(words)}</b></span>' for part, words in f.why
+    )
+    return f'<br><small class="why">why: {parts}</small>'
+
+
 def _findings_table(
     result: AuditResult, rec: int, clips: Sequence[Clip] | None, shots: dict[int, str]
 ) -> str:
@@ -305,7 +315,7 @@ def _findings_table(
             f'<td class="num">{index + 1}</td>'
             f'<td><button type="button" class="seek" title="play the recording from here">'
             f"▶ {clock(f.start)}</button></td>"
-            f"<td>{esc(f.category)}<br><small>{esc(f.rule)}</small></td>"
+            f"<td>{esc(f.category)}<br><small>{esc(f.rule)}</small>{_why_html(f)}</td>"
             f'<td><span class="sev sev-{esc(f.severity)}">{esc(f.severity)}</span></td>'
             f'<td class="said">{_evidence(f, shots.get(index))}</td>'
             f'<td class="law">{esc(f.legal_basis)}</td>'
@@ -411,8 +421,9 @@ def _recording(
     clips: Sequence[Clip] | None,
     padding: float | None,
     settings: dict[str, Any] | None = None,
+    source_url: str | None = None,
 ) -> str:
-    src = esc(media_url(result.source.path, report))
+    src = esc(media_url(result.source.path, report) if source_url is None else source_url)
     kind = "video" if result.source.has_video else "audio"
     shots = screen_shots(result.source.path, result.findings) if result.screen else {}
     screen_section = (
@@ -444,6 +455,7 @@ def _data(
     results: Sequence[AuditResult],
     report: str | None,
     clips: Sequence[Sequence[Clip]] | None,
+    media: Sequence[str] | None = None,
 ) -> dict[str, Any]:
     recordings = []
     for rec, result in enumerate(results):
@@ -451,7 +463,7 @@ def _data(
         recordings.append(
             {
                 "source": printable(result.source.path),
-                "media": media_url(result.source.path, report),
+                "media": media[rec] if media else media_url(result.source.path, report),
                 "duration": result.source.duration,
                 "findings": [
                     {
@@ -478,6 +490,16 @@ def csp_hash(block: str) -> str:
     return "'sha256-" + base64.b64encode(digest).decode("ascii") + "'"
 
 
+def page_csp() -> str:
+    """The report's Content-Security-Policy: only its own inline style and script (by hash)."""
+    return (
+        "default-src 'none'; "
+        f"style-src {csp_hash(style())}; script-src {csp_hash(asset('report.js'))}; "
+        "media-src 'self' file: blob: data:; img-src data:; "
+        "base-uri 'none'; form-action 'none'"
+    )
+
+
 def render_html(
     results: Sequence[AuditResult],
     output: str | None = None,
@@ -486,25 +508,30 @@ def render_html(
     generated: str | None = None,
     settings: dict[str, Any] | None = None,
     home: str | None = None,
+    media: Sequence[str] | None = None,
 ) -> str:
     """The whole report as one string. `output` is where it will be written (for media URLs).
 
     `settings` replaces the recorded options in the audit trail (a batch stores its own);
-    `home` is a URL to link back to (a batch index).
+    `home` is a URL to link back to (a batch index); `media` gives each result's source URL
+    (default: its path relative to `output`).
     """
     generated = generated or utc_now()
     total = sum(len(r.findings) for r in results)
     names = ", ".join(os.path.basename(r.source.path) for r in results)
     sections = "".join(
-        _recording(r, i, output, clips[i] if clips else None, padding if clips else None, settings)
+        _recording(
+            r,
+            i,
+            output,
+            clips[i] if clips else None,
+            padding if clips else None,
+            settings,
+            media[i] if media else None,
+        )
         for i, r in enumerate(results)
     )
-    csp = (
-        "default-src 'none'; "
-        f"style-src {csp_hash(style())}; script-src {csp_hash(asset('report.js'))}; "
-        "media-src 'self' file: blob: data:; img-src data:; "
-        "base-uri 'none'; form-action 'none'"
-    )
+    csp = page_csp()
     return (
         "<!doctype html>\n"
         '<html lang="zh-Hans"><head><meta charset="utf-8">'
@@ -520,6 +547,6 @@ def render_html(
         f"{esc(results[0].tool_version if results else '')}.</p></header>"
         f"<main>{sections}</main>"
         f'<script type="application/json" id="auditor-data">'
-        f"{script_json(_data(results, output, clips))}</script>"
+        f"{script_json(_data(results, output, clips, media))}</script>"
         f"<script>{asset('report.js')}</script></body></html>\n"
     )

@@ -1,13 +1,18 @@
 """Scan stage: find lexicon claims in text, drop the exempt ones, return character spans.
 
-Three ways to find a candidate, cheapest first:
-1. terms, with one Aho-Corasick automaton over the normalised text (exemption phrases ride along);
-2. regular-expression patterns over the normalised text, and word rules (最 + an adjective) told
+Four ways to find a candidate, cheapest first:
+1. terms, with one Aho-Corasick automaton over the normalised text (exemption phrases, the words
+   of word classes and the literals of patterns ride along);
+2. combinations: a rule's parts (word classes: an efficacy verb and a disease, a reference price
+   and an amount ...) found near each other in one clause, in order or either order;
+3. regular-expression patterns over the normalised text, and word rules (最 + an adjective) told
    apart with jieba around each head character;
-3. sound-alikes: the same terms on sound keys (auditor.phonetic), for what speech recognition
+4. sound-alikes: the same terms on sound keys (auditor.phonetic), for what speech recognition
    wrote with the wrong characters. Kept only with support: the category's context words nearby,
    a long term, or a rule that opts in; and not when the recogniser was sure of other words.
-The heavier checks (jieba word boundaries, exemptions) run only around candidates.
+The heavier checks (jieba word boundaries, exemptions, clause bounds) run only around candidates.
+A claim's category follows the product sold (`as_product` in categories.toml), and words that make
+one claim make one finding: a match inside another match's words gives way to it.
 """
 
 from __future__ import annotations
@@ -15,15 +20,17 @@ from __future__ import annotations
 import bisect
 import logging
 import re
-from collections.abc import Sequence
+from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
 from functools import lru_cache
 from typing import Any
 
+import numpy as np
+
 from auditor import segment
 from auditor.anchors import required_literals
 from auditor.findings import Why
-from auditor.lexicon import Exemption, Lexicon, Rule
+from auditor.lexicon import Combination, Exemption, Lexicon, Part, Rule
 from auditor.normalize import Normalized, normalize, normalize_term
 from auditor.phonetic import is_cjk, sound_keys, term_sound_keys
 
@@ -53,10 +60,23 @@ class Match:
     severity: str
     context_support: bool = False  # sound-alike only: the category's context words were near
     why: Why = ()  # the rule's parts and the words that matched them; () for a plain term
+    category: str = ""  # the rule's category, for the product sold
+    legal_basis: str = ""
 
-    @property
-    def category(self) -> str:
-        return self.rule.category
+
+@dataclass(frozen=True)
+class _Routed:
+    """What a rule's matches say for the product sold: category, severity, legal basis."""
+
+    category: str
+    severity: str
+    legal_basis: str
+
+
+@dataclass(frozen=True)
+class _ClassWord:
+    word_class: str  # a term of this word class ends here
+    length: int
 
 
 @dataclass(frozen=True)
@@ -71,6 +91,8 @@ class _Anchor:
     pattern: int  # index into Scanner._regexes: that pattern can only match where this is
 
 
+# The longest word a combination part is expected to have: bounds where its chains can start.
+_LONGEST_PART = 8
 # A lexicon term inside a word this long is part of an idiom that makes the claim (活血化瘀).
 IDIOM_LENGTH = 4
 
@@ -101,9 +123,18 @@ class Scanner:
         self.product = product
         rules = [r for r in lexicon.rules if r.products is None or product in r.products]
         self._rules = rules
-        self._severity = {rule.id: rule.severity_for(product) for rule in rules}
+        self._routed = {rule.id: self._route(rule) for rule in rules}
+        # Categories that give way when the same words also make a claim of another category.
+        self._fallback = frozenset(c.id for c in lexicon.categories.values() if c.fallback)
+        self._combined = [r for r in rules if r.combination is not None]
+        used_classes = {
+            p.word_class for r in self._combined if r.combination for p in r.combination.parts
+        }
+        self._class_patterns = {
+            c: lexicon.classes[c].patterns for c in used_classes if lexicon.classes[c].patterns
+        }
         self._automaton = ahocorasick.Automaton()
-        entries: dict[str, list[_Term | tuple[Exemption, int] | _Anchor]] = {}
+        entries: dict[str, list[_Term | tuple[Exemption, int] | _Anchor | _ClassWord]] = {}
         sounds: dict[str, list[_Term]] = {}
         for rule in rules:
             for term in rule.terms:
@@ -115,6 +146,31 @@ class Scanner:
         for exemption in lexicon.exemptions:
             for phrase in exemption.phrases:
                 entries.setdefault(phrase, []).append((exemption, len(phrase)))
+        # The lead parts' words of two or more characters ride in the automaton; every other
+        # word of a class (and one-character words, which must touch their neighbour) is looked
+        # up only around them: ordinary speech is full of 今天, 提高 and 一定.
+        lead_classes = {
+            r.combination.parts[r.combination.lead].word_class
+            for r in self._combined
+            if r.combination
+        }
+        for class_id in sorted(lead_classes):
+            for word in lexicon.classes[class_id].terms:
+                if len(word) > 1:
+                    entries.setdefault(word, []).append(_ClassWord(class_id, len(word)))
+        self._class_lookup: dict[str, tuple[Any, int]] = {}  # automaton, longest word
+        for class_id in sorted(used_classes):
+            words_of = {
+                w
+                for w in lexicon.classes[class_id].terms
+                if class_id not in lead_classes or len(w) == 1
+            }
+            if words_of:
+                lookup = ahocorasick.Automaton()
+                for word in words_of:
+                    lookup.add_word(word, len(word))
+                lookup.make_automaton()
+                self._class_lookup[class_id] = (lookup, max(map(len, words_of)))
         # Patterns run only on the lines holding one of their literals (auditor.anchors), found
         # in the same automaton pass as the terms; a pattern without one runs over all the text.
         self._regexes = [(rule, pattern) for rule in rules for pattern in rule.patterns]
@@ -137,7 +193,7 @@ class Scanner:
             self._sound_automaton.make_automaton()
         self._word_rules = [r for r in rules if r.word is not None]
         self._contextual = [e for e in lexicon.exemptions if e.kind != "phrase"]
-        self._contextual_cache: dict[tuple[str, str | None], list[_ContextCheck]] = {}
+        self._contextual_cache: dict[tuple[str, str | None, str], list[_ContextCheck]] = {}
         # Part-of-speech tags that word rules look for: only those are loaded.
         self._word_tags = frozenset(t for r in self._word_rules if r.word for t in r.word.pos)
         self._word_terms = frozenset(
@@ -147,19 +203,33 @@ class Scanner:
             if isinstance(t, _Term) and len(t.key) <= IDIOM_LENGTH and all(map(is_cjk, t.key))
         )
 
+    def _route(self, rule: Rule) -> _Routed:
+        category = self.lexicon.categories[rule.category]
+        routed = self.lexicon.categories[category.for_product(self.product)]
+        if routed.id == category.id:
+            return _Routed(category.id, rule.severity_for(self.product), rule.legal_basis)
+        return _Routed(
+            routed.id,
+            dict(routed.severity_by_product).get(self.product, routed.severity),
+            routed.legal_basis,
+        )
+
     def scan(self, text: str, probabilities: Sequence[float] | None = None) -> list[Match]:
         """Claims in `text`. `probabilities`, one per character of `text` when it comes from
         speech recognition, is how sure the recogniser was of the word holding each character."""
         norm = normalize(text)
-        candidates, phrases, anchored = self._terms(text, norm)
+        bounds = _Bounds(text, norm)
+        candidates, phrases, anchored, words = self._terms(text, norm)
+        candidates += self._combinations(text, norm, words, bounds)
         candidates += self._patterns(text, norm, anchored)
         candidates += self._words(text, norm, candidates)
         simplified = norm.simplified
         candidates = [m for m in candidates if not self._inside_longer_word(m, simplified)]
         if self._has_sounds:
             candidates += self._soundalikes(text, norm, candidates, probabilities)
-        kept = [m for m in candidates if not self._exempt(m, norm.text, phrases)]
-        return _resolve_overlaps(kept)
+        candidates = [m for m in candidates if self._in_context(m, norm.text)]
+        kept = [m for m in candidates if not self._exempt(m, norm.text, phrases, bounds)]
+        return _resolve_overlaps(kept, self._fallback)
 
     # -- candidates -----------------------------------------------------------------------
 
@@ -173,36 +243,104 @@ class Scanner:
         n_end: int,
         kind: str | None = None,
         support: bool = False,
+        why: Why = (),
     ) -> Match:
         start, end = norm.source_span(n_start, n_end)
         if kind is None:
             written = text[start:end]
             kind = "exact" if written in (term, norm.text[n_start:n_end]) else "variant"
-        return Match(rule, term, start, end, n_start, n_end, kind, self._severity[rule.id], support)
+        routed = self._routed[rule.id]
+        return Match(
+            rule,
+            term,
+            start,
+            end,
+            n_start,
+            n_end,
+            kind,
+            routed.severity,
+            support,
+            why,
+            routed.category,
+            routed.legal_basis,
+        )
 
     def _terms(
         self, text: str, norm: Normalized
-    ) -> tuple[list[Match], _Phrases, dict[int, set[int]]]:
-        """Term matches, exemption phrases, and for each anchored pattern the lines (by their
-        start in the normalised text) where one of its literals was found."""
+    ) -> tuple[list[Match], _Phrases, dict[int, set[int]], dict[str, list[tuple[int, int]]]]:
+        """Term matches, exemption phrases, for each anchored pattern the lines (by their start
+        in the normalised text) where one of its literals was found, and the words of each word
+        class (normalised spans, in order of end)."""
         found: list[Match] = []
         phrases: list[tuple[int, int, Exemption]] = []
         anchored: dict[int, set[int]] = {}
+        words: dict[str, list[tuple[int, int]]] = {}
         for end_index, items in self._automaton.iter(norm.text):
             for item in items:
-                if isinstance(item, _Anchor):
-                    line = norm.text.rfind("\n", 0, end_index) + 1
-                    anchored.setdefault(item.pattern, set()).add(line)
-                elif isinstance(item, tuple):
-                    exemption, length = item
-                    phrases.append((end_index + 1 - length, end_index + 1, exemption))
-                else:
+                kind = type(item)  # one type test per hit: this loop sees every hit of a year
+                if kind is _Term:
                     n_start = end_index - len(item.key) + 1
                     found.append(
                         self._match(text, norm, item.rule, item.term, n_start, end_index + 1)
                     )
+                elif kind is _ClassWord:
+                    words.setdefault(item.word_class, []).append(
+                        (end_index + 1 - item.length, end_index + 1)
+                    )
+                elif kind is _Anchor:
+                    line = norm.text.rfind("\n", 0, end_index) + 1
+                    anchored.setdefault(item.pattern, set()).add(line)
+                else:
+                    exemption, length = item
+                    phrases.append((end_index + 1 - length, end_index + 1, exemption))
         phrases.sort(key=lambda p: p[0])
-        return found, _Phrases(phrases, [p[0] for p in phrases]), anchored
+        return found, _Phrases(phrases, [p[0] for p in phrases]), anchored, words
+
+    def _combinations(
+        self,
+        text: str,
+        norm: Normalized,
+        words: dict[str, list[tuple[int, int]]],
+        bounds: _Bounds,
+    ) -> list[Match]:
+        """Matches of the combination rules: each rule's parts near each other, in one clause
+        (or sentence), found from the words of its rarest part outwards."""
+        found: list[Match] = []
+        if not words:
+            return found
+        index = _Words(
+            norm.text,
+            {c: sorted(hits) for c, hits in words.items()},
+            self._class_patterns,
+            self._class_lookup,
+        )
+        for rule in self._combined:
+            combination = rule.combination
+            assert combination is not None
+            parts = combination.parts
+            lead = parts[combination.lead].word_class
+            if not index.spans.get(lead):
+                continue
+            reach = len(parts) * (combination.gap + _LONGEST_PART)
+            orders = [parts]
+            if combination.order == "any":
+                orders.append(parts[::-1])
+            seen: set[tuple[int, int]] = set()
+            for ordered in orders:
+                first_is_lead = ordered[0].word_class == lead
+                for near, _ in index.spans[lead]:
+                    lo = near if first_is_lead else max(0, near - reach)
+                    for hit in _combine(ordered, index, combination, bounds, lo, near + 1):
+                        n_start, n_end = hit[0][0], hit[-1][1]
+                        if (n_start, n_end) in seen:
+                            continue
+                        seen.add((n_start, n_end))
+                        why = tuple(
+                            (part.name, norm.text[a:b])
+                            for part, (a, b) in zip(ordered, hit, strict=True)
+                        )
+                        found.append(self._match(text, norm, rule, None, n_start, n_end, why=why))
+        return found
 
     def _patterns(self, text: str, norm: Normalized, anchored: dict[int, set[int]]) -> list[Match]:
         spans: list[tuple[int, re.Match[str]]] = []
@@ -226,7 +364,8 @@ class Scanner:
             assert rule.word is not None
             head = rule.word.head
             # A term already found there (最好) or a word of its own (最近) needs no jieba.
-            taken = {m.norm_start for m in found_terms if m.category == rule.category}
+            category = self._routed[rule.id].category
+            taken = {m.norm_start for m in found_terms if m.category == category}
             position = norm.text.find(head)
             while position >= 0:
                 pair = norm.text[position : position + 2]
@@ -314,6 +453,19 @@ class Scanner:
                     out.append(match)
         return out
 
+    def _in_context(self, match: Match, norm_text: str) -> bool:
+        """A rule that needs context has it: the product implies it, or the category's context
+        words are near the match or in it."""
+        if not match.rule.needs_context:
+            return True
+        category = self.lexicon.categories[match.category]
+        if self.product in category.implied_by:
+            return True
+        inside = norm_text[match.norm_start : match.norm_end]
+        return any(w in inside for w in category.context) or self._context_support(
+            norm_text, match.norm_start, match.norm_end, match.category
+        )
+
     def _context_support(self, norm_text: str, n_start: int, n_end: int, category: str) -> bool:
         words = self.lexicon.categories[category].context
         if not words:
@@ -350,7 +502,10 @@ class Scanner:
         """A short term that starts or ends inside a word of the sentence (包过 in 打包过程), or
         lies inside a slightly longer word (招财 in 招财猫), is not that term. A longer word is
         an idiom that carries the claim (活血化瘀) and does not count."""
-        if match.term is None or len(normalize_term(match.term)) > SHORT_TERM:
+        if match.term is None and not match.why:
+            return False  # a pattern: its own boundaries
+        key = normalize_term(match.term) if match.term else simplified[match.start : match.end]
+        if len(key) > SHORT_TERM:
             return False
         if match.rule.word is not None:
             return False  # word rules were cut by jieba already
@@ -371,37 +526,37 @@ class Scanner:
                 return True
         return False
 
-    def _contextual_for(self, category: str, term: str | None) -> list[_ContextCheck]:
-        """The before/after exemptions for matches of this category and term, as few regular
-        expressions as possible: those with the same kind and window are joined into one
-        alternation, which matches exactly when one of them does."""
-        key = (category, term)
+    def _contextual_for(self, category: str, term: str | None, rule: Rule) -> list[_ContextCheck]:
+        """The before/after/clause exemptions for matches of this category and term, as few
+        regular expressions as possible: those with the same kind and window (or span) are
+        joined into one alternation, which matches exactly when one of them does."""
+        key = (category, term, rule.id)
         found = self._contextual_cache.get(key)
         if found is None:
-            groups: dict[tuple[str, int], list[re.Pattern[str]]] = {}
+            groups: dict[tuple[str, int, str], list[re.Pattern[str]]] = {}
             for e in self._contextual:
-                if e.applies_to(category, term, self.product):
+                if e.applies_to(category, term, self.product, rule.category, rule.id):
                     assert e.pattern is not None
-                    groups.setdefault((e.kind, e.window), []).append(e.pattern)
+                    groups.setdefault((e.kind, e.window, e.span), []).append(e.pattern)
             found = [
-                _ContextCheck(kind, window, pattern)
-                for (kind, window), patterns in groups.items()
+                _ContextCheck(kind, window, pattern, span)
+                for (kind, window, span), patterns in groups.items()
                 for pattern in _joined(patterns)
             ]
             self._contextual_cache[key] = found
         return found
 
-    def _exempt(self, match: Match, norm_text: str, phrases: _Phrases) -> bool:
+    def _exempt(self, match: Match, norm_text: str, phrases: _Phrases, bounds: _Bounds) -> bool:
         # Phrases are sorted by start; only those starting at most 16 characters before can hold
         # the match.
         first = bisect.bisect_left(phrases.starts, match.norm_start - 16)
         last = bisect.bisect_right(phrases.starts, match.norm_start, lo=first)
         for _, b, exemption in phrases.items[first:last]:
             if match.norm_end <= b and exemption.applies_to(
-                match.category, match.term, self.product
+                match.category, match.term, self.product, match.rule.category, match.rule.id
             ):
                 return True
-        checks = self._contextual_for(match.category, match.term)
+        checks = self._contextual_for(match.category, match.term, match.rule)
         if not checks:
             return False
         line_start = norm_text.rfind("\n", 0, match.norm_start) + 1
@@ -414,6 +569,12 @@ class Scanner:
                 # Slices, not pos/endpos: the patterns anchor with ^ and $ on the window itself.
                 if check.pattern.search(norm_text[left : match.norm_start]):
                     return True
+            elif check.kind == "clause":
+                # The clause (or clauses) the match lies in: a disclaimer or a warning that names
+                # the claim to deny it (不能代替药物治疗疾病, 切勿听信…包治百病).
+                a, b = bounds.around(check.span, match.norm_start, match.norm_end)
+                if check.pattern.search(norm_text[a:b]):
+                    return True
             else:
                 right = min(line_end, match.norm_end + check.window)
                 if check.pattern.match(norm_text[match.norm_end : right]):
@@ -423,9 +584,10 @@ class Scanner:
 
 @dataclass(frozen=True)
 class _ContextCheck:
-    kind: str  # before | after
+    kind: str  # before | after | clause
     window: int
     pattern: re.Pattern[str]
+    span: str = "clause"
 
 
 @dataclass(frozen=True)
@@ -468,16 +630,29 @@ def _straddling_spans(length: int) -> tuple[tuple[int, int], ...]:
     )
 
 
-def _resolve_overlaps(matches: list[Match]) -> list[Match]:
-    """Keep one match per span and category; drop a match lying inside a longer one.
+def _resolve_overlaps(matches: list[Match], fallback: frozenset[str] = frozenset()) -> list[Match]:
+    """One finding per claim: a match lying inside another match's words gives way to it when
+    the other is the specific claim.
 
-    全网最低价 holds 最低价: the longer, more specific claim is the finding. An exact or variant
-    match wins over a sound-alike of the same span. Matches are taken in order of start, and only
-    those still open at a start can hold it, so this stays linear on long texts.
+    全网最低价 holds 最低价: the longer, more specific claim is the finding. What lies inside a
+    lexicon term (包治百病 holds 治百病) is part of that claim; a claim of the same category, or of
+    a fallback category (a superlative, a guarantee: 最低价 is a price claim), gives way too; and
+    a sound-alike gives way to an exact or variant match of the same words. A combination or a
+    pattern spans a stretch that can hold a claim of its own kind (三个月摆脱糖尿病: an efficacy
+    promise holding a disease claim), so what it holds of another category stays. Matches are
+    taken in order of start, and only those still open at a start can hold it, so this stays
+    linear on long texts.
     """
     rank = {"exact": 0, "variant": 0, "sound-alike": 1}
     ordered = sorted(
-        matches, key=lambda m: (m.norm_start, -(m.norm_end - m.norm_start), rank[m.kind])
+        matches,
+        key=lambda m: (
+            m.norm_start,
+            -(m.norm_end - m.norm_start),
+            rank[m.kind],
+            m.category in fallback,
+            m.term is None,
+        ),
     )
     kept: list[Match] = []
     open_: list[Match] = []
@@ -487,8 +662,9 @@ def _resolve_overlaps(matches: list[Match]) -> list[Match]:
             k.norm_start <= m.norm_start
             and m.norm_end <= k.norm_end
             and (
-                k.norm_end - k.norm_start > m.norm_end - m.norm_start
-                or k.category == m.category
+                k.category == m.category
+                or m.category in fallback
+                or k.term is not None
                 or rank[m.kind] > rank[k.kind]
             )
             for k in open_
@@ -497,3 +673,118 @@ def _resolve_overlaps(matches: list[Match]) -> list[Match]:
             kept.append(m)
             open_.append(m)
     return kept
+
+
+class _Bounds:
+    """Clause and sentence bounds of a scanned text, in normalised offsets, found once per scan
+    and only when a combination or a clause exemption asks."""
+
+    # Clause cuts: commas, colons, stops, line breaks and spaces (a recogniser's pause).
+    CLAUSE = "，,；;：:。！？!?…\n \t\u3000"
+    SENTENCE = "。！？!?…\n"
+
+    def __init__(self, text: str, norm: Normalized) -> None:
+        self._text = text
+        self._norm = norm
+        self._cuts: dict[str, list[int]] = {}
+
+    def _of(self, kind: str) -> list[int]:
+        cuts = self._cuts.get(kind)
+        if cuts is None:
+            marks = self.CLAUSE if kind == "clause" else self.SENTENCE
+            codes = np.frombuffer(self._text.encode("utf-32-le", "surrogatepass"), dtype=np.uint32)
+            where = np.flatnonzero(np.isin(codes, np.array([ord(c) for c in marks], np.uint32)))
+            # A cut in the original text falls before the first normalised character after it.
+            found = np.searchsorted(self._norm.starts, where)  # sorted: where and starts are
+            cuts = found[np.r_[True, found[1:] != found[:-1]]].tolist() if found.size else []
+            self._cuts[kind] = cuts
+        return cuts
+
+    def same(self, kind: str, a: int, b: int) -> bool:
+        """Whether normalised offsets a <= b lie in one clause (or sentence)."""
+        cuts = self._of(kind)
+        return bisect.bisect_right(cuts, a) == bisect.bisect_right(cuts, b)
+
+    def around(self, kind: str, start: int, end: int) -> tuple[int, int]:
+        """The normalised span of the clause(s) (or sentences) holding [start, end)."""
+        cuts = self._of(kind)
+        left = bisect.bisect_right(cuts, start)
+        right = bisect.bisect_right(cuts, max(start, end - 1))
+        a = cuts[left - 1] if left else 0
+        b = cuts[right] if right < len(cuts) else len(self._norm.text)
+        return a, b
+
+
+@dataclass(frozen=True)
+class _Words:
+    """Where the words of each word class are in one normalised text."""
+
+    text: str
+    spans: dict[str, list[tuple[int, int]]]  # lead words found by the automaton, sorted
+    patterns: dict[str, tuple[re.Pattern[str], ...]]
+    lookup: dict[str, tuple[Any, int]]  # other words: an automaton of them, the longest
+
+    def starting(self, word_class: str, lo: int, hi: int) -> list[tuple[int, int, bool]]:
+        """The class's words starting in [lo, hi), longest first at each start, each with
+        whether it is one character that is a word (not a figure matched by a pattern)."""
+        out: list[tuple[int, int, bool]] = []
+        text = self.text
+        hits = self.spans.get(word_class)
+        if hits:
+            at = bisect.bisect_left(hits, (lo, -1))
+            while at < len(hits) and hits[at][0] < hi:
+                out.append((*hits[at], False))
+                at += 1
+        known = self.lookup.get(word_class)
+        if known:
+            automaton, longest = known
+            lo = max(0, lo)
+            stop = min(len(text), hi + longest - 1)
+            if lo < stop:  # a slice: the automaton would copy the whole text for each window
+                for end, length in automaton.iter(text[lo:stop]):
+                    start = lo + end + 1 - length
+                    if start < hi:
+                        out.append((start, lo + end + 1, length == 1))
+        for pattern in self.patterns.get(word_class, ()):
+            for m in pattern.finditer(text, lo, min(len(text), hi + 24)):
+                if m.start() >= hi:
+                    break
+                if m.end() > m.start():
+                    out.append((m.start(), m.end(), False))
+        out.sort(key=lambda span: (span[0], -(span[1] - span[0])))
+        return out
+
+
+def _combine(
+    parts: Sequence[Part],
+    words: _Words,
+    combination: Combination,
+    bounds: _Bounds,
+    lo: int,
+    hi: int,
+) -> Iterator[list[tuple[int, int]]]:
+    """Each way the parts follow one another, the first part's words starting in [lo, hi): then
+    the next part's within `gap` characters after it, and so on, all in one clause or sentence.
+    A word of one character must come first and touch the next part: alone it is too common (降
+    in 降价, 防 in 防水), and after a part it usually begins another word (血糖降血压). Figures
+    matched by a class's patterns may be one character (2 in 只要2位数)."""
+
+    def extend(chain: list[tuple[int, int]], single: bool) -> list[tuple[int, int]] | None:
+        if len(chain) == len(parts):
+            return chain
+        a, b = chain[-1]
+        gap = 0 if single else combination.gap
+        for start, end, one in words.starting(parts[len(chain)].word_class, b, b + gap + 1):
+            if one or start - b > gap:
+                continue
+            if "\n" in words.text[b:start] or not bounds.same(combination.span, a, start):
+                continue
+            done = extend([*chain, (start, end)], False)
+            if done is not None:
+                return done
+        return None
+
+    for start, end, one in words.starting(parts[0].word_class, lo, hi):
+        found = extend([(start, end)], one)
+        if found is not None:
+            yield found

@@ -33,6 +33,7 @@ from enum import Enum
 from pathlib import Path
 from typing import Any, TypeVar
 
+from auditor.decisions import DECISIONS, OPEN, Decision, DecisionChange, ReviewedFinding
 from auditor.errors import InputError, StoreError
 from auditor.findings import CHANNELS, FINDING_FIELDS, Finding, finding_id
 from auditor.options import DEFAULT_SCREEN_INTERVAL, AsrOptions, AuditOptions, ScreenOptions
@@ -46,7 +47,9 @@ log = logging.getLogger("auditor")
 
 T = TypeVar("T")
 
-SCHEMA_VERSION = 3  # 2: audits.product_category; 3: finding ids, channel, why, evidence, screen
+# 2: audits.product_category; 3: finding ids, channel, why, evidence, screen; 4: decisions (new
+# tables only: a database of schema 3 gains them and loses nothing)
+SCHEMA_VERSION = 4
 DEFAULT_LEASE = 300.0  # seconds without a heartbeat before another run may take a claim over
 
 _SCHEMA = """
@@ -126,6 +129,28 @@ CREATE TABLE IF NOT EXISTS findings (
 );
 CREATE INDEX IF NOT EXISTS findings_audit ON findings(audit_id, lexicon_version);
 CREATE INDEX IF NOT EXISTS findings_fid ON findings(fid);
+CREATE TABLE IF NOT EXISTS decisions (
+    id INTEGER PRIMARY KEY,
+    fid TEXT NOT NULL,
+    decision TEXT NOT NULL CHECK (decision IN ('open', 'confirmed', 'dismissed')),
+    note TEXT,
+    reviewer TEXT NOT NULL,
+    decided TEXT NOT NULL,
+    sha256 TEXT NOT NULL,
+    source TEXT NOT NULL,
+    category TEXT NOT NULL,
+    rule TEXT NOT NULL,
+    matched TEXT NOT NULL,
+    start REAL NOT NULL,
+    "end" REAL NOT NULL,
+    lexicon_version TEXT NOT NULL
+);
+CREATE INDEX IF NOT EXISTS decisions_fid ON decisions(fid, id);
+CREATE TABLE IF NOT EXISTS review_state (
+    fid TEXT PRIMARY KEY,
+    decision_id INTEGER NOT NULL REFERENCES decisions(id),
+    decision TEXT NOT NULL
+) WITHOUT ROWID;
 """
 
 
@@ -211,6 +236,8 @@ class Store:
             self._db = sqlite3.connect(self.path, timeout=60.0, isolation_level=None)
             self._db.row_factory = sqlite3.Row
             self._db.execute("PRAGMA busy_timeout = 60000")
+            # --source globs in SQL, with fnmatch's own rules, so pages of findings can be counted
+            self._db.create_function("auditor_glob", 2, _glob, deterministic=True)
             if read_only:
                 self._db.execute("PRAGMA query_only = ON")
                 self._check_schema()
@@ -664,43 +691,226 @@ class Store:
             "screen_text": int(screen),  # done audits with stored screen text
             "lexicon_versions": lexicons,
             "failed": failures,
+            "decisions": self.decision_counts(),
         }
 
     def findings(self, query: FindingQuery | None = None) -> list[Finding]:
         """Current findings, in order of source and time: of each content's latest audit, with
         the lexicon version that audit was last scanned with."""
+        return [r.finding for r in self.reviewed_findings(query)]
+
+    # -- review --------------------------------------------------------------------------------
+
+    def reviewed_findings(
+        self,
+        query: FindingQuery | None = None,
+        order: str = "source",
+        offset: int = 0,
+        limit: int | None = None,
+        after: str | None = None,
+        backwards: bool = False,
+    ) -> list[ReviewedFinding]:
+        """Current findings with their current decisions, sorted by one of QUEUE_ORDERS (each
+        ends on the row id, so pages never overlap).
+
+        `limit`: a page of them, from `offset`, or the next ones after the finding with id
+        `after` in that order (the previous ones with `backwards`). Pages by `after` do not move
+        when findings before them are decided out of the queue, and cost the same however deep.
+        InputError when `after` is no current finding.
+        """
         query = query or FindingQuery()
-        sql = (
-            f"SELECT a.source_path AS source, {_FINDING_COLUMNS} "
-            "FROM findings f JOIN audits a ON a.id = f.audit_id "
-            "AND a.lexicon_version = f.lexicon_version WHERE a.status = 'done' "
-            # one audit per content: the latest, when other settings audited it too
-            "AND a.id = (SELECT b.id FROM audits b WHERE b.sha256 = a.sha256 "
-            "AND b.status = 'done' ORDER BY b.finished DESC, b.id DESC LIMIT 1)"
+        where, params = _where(query)
+        keys = [*QUEUE_ORDERS[order], ("f.id", False)]
+        select = f"SELECT {_REVIEWED_COLUMNS} {_CURRENT_FROM} LEFT JOIN decisions d ON d.id = "
+        if limit is None:
+            sql = f"{select}r.decision_id {_CURRENT_WHERE}{where} {_order_by(keys)}"
+            return [_reviewed(row) for row in self._db.execute(sql, params)]
+        if after is not None:
+            if backwards:
+                keys = [(key, not descending) for key, descending in keys]
+            beyond, values = self._beyond(keys, after)
+            where += beyond
+            params += values
+            offset = 0
+        # A page: sort only the row ids (a narrow sort, however deep the page), then read the
+        # page's rows whole. Only decided ones: start from the decisions.
+        decided = bool(query.decisions) and OPEN not in query.decisions
+        source = _DECIDED_FROM if decided else _CURRENT_FROM
+        page = [
+            int(r[0])
+            for r in self._db.execute(
+                f"SELECT f.id {source} {_CURRENT_WHERE}{where} {_order_by(keys)} LIMIT ? OFFSET ?",
+                [*params, limit, offset],
+            )
+        ]
+        if backwards:
+            page.reverse()
+        if not page:
+            return []
+        rows = self._db.execute(
+            f"{select}r.decision_id WHERE f.id IN ({','.join('?' * len(page))})", page
         )
-        params: list[Any] = []
-        if query.since:
-            sql += " AND a.finished >= ?"
-            params.append(query.since)
-        if query.min_severity:
-            kept = [s for s in SEVERITIES if rank(s) >= rank(query.min_severity)]
-            sql += f" AND f.severity IN ({','.join('?' * len(kept))})"
-            params.extend(kept)
-        if query.channel:
-            sql += " AND f.channel = ?"
-            params.append(query.channel)
-        if query.categories:
-            # the id itself, or ids under it as a prefix ('price' holds 'price.fake_reference')
-            either = "f.category = ? OR substr(f.category, 1, ?) = ?"
-            sql += " AND (" + " OR ".join([either] * len(query.categories)) + ")"
-            for category in query.categories:
-                params.extend((category, len(category) + 1, category + "."))
-        sql += ' ORDER BY a.source_path, f.start, f."end", f.rule'
-        rows = (_finding(row) for row in self._db.execute(sql, params))
-        if query.source_glob is None:
-            return list(rows)
-        glob = query.source_glob
-        return [f for f in rows if fnmatch.fnmatchcase(f.source, glob)]
+        by_id = {int(row["row_id"]): _reviewed(row) for row in rows}
+        return [by_id[i] for i in page]
+
+    def _beyond(self, keys: list[tuple[str, bool]], finding_id: str) -> tuple[str, list[Any]]:
+        """SQL for "after this finding in this order" (keys: expression, descending), and its
+        parameters: the finding's own sort values."""
+        row = self._db.execute(
+            f"SELECT {', '.join(k for k, _ in keys)} {_CURRENT_FROM} {_CURRENT_WHERE} "
+            "AND f.fid = ? LIMIT 1",
+            (finding_id,),
+        ).fetchone()
+        if row is None:
+            raise InputError(self.path, f"no current finding with id {finding_id!r}")
+        either: list[str] = []
+        values: list[Any] = []
+        for i, (key, descending) in enumerate(keys):
+            same = [f"{k} = ?" for k, _ in keys[:i]]
+            either.append(
+                "(" + " AND ".join([*same, f"{key} {'<' if descending else '>'} ?"]) + ")"
+            )
+            values.extend([*row[:i], row[i]])
+        return " AND (" + " OR ".join(either) + ")", values
+
+    def decision_counts(self, query: FindingQuery | None = None) -> dict[str, int]:
+        """Current findings per decision (open, confirmed, dismissed) under the query's other
+        filters: the queue's counts, and its length for any choice of decisions."""
+        where, params = _where(query or FindingQuery(), with_decisions=False)
+        total = int(
+            self._db.execute(
+                f"SELECT COUNT(*) {_FINDINGS_FROM} {_CURRENT_WHERE}{where}", params
+            ).fetchone()[0]
+        )
+        # Counted from the decisions (a lookup per finding would cost more): the rest are open.
+        counts = dict.fromkeys(DECISIONS, 0)
+        for row in self._db.execute(
+            f"SELECT r.decision, COUNT(*) AS n {_DECIDED_FROM} {_CURRENT_WHERE}{where} GROUP BY 1",
+            params,
+        ):
+            counts[str(row["decision"])] = int(row["n"])
+        counts[OPEN] = total - sum(n for d, n in counts.items() if d != OPEN)
+        return counts
+
+    def categories(self) -> list[str]:
+        """The category ids of the stored findings (for a filter's choices)."""
+        return [str(r[0]) for r in self._db.execute("SELECT DISTINCT category FROM findings")]
+
+    def decide(
+        self,
+        ids: Sequence[str],
+        decision: str,
+        reviewer: str,
+        note: str | None = None,
+        seen: dict[str, int] | None = None,
+    ) -> list[DecisionChange]:
+        """Record `decision` on the current findings with these ids, all in one transaction: a
+        history row each (with what the finding is now), which becomes its current decision.
+
+        Nothing is recorded when any id is not a current finding. `seen` maps an id to the history
+        row its reviewer last saw (0: none); a change made since by someone else is a conflict,
+        reported, never lost: both rows stay in the history and the later one is current.
+        """
+        if decision not in DECISIONS:
+            raise InputError(self.path, f"unknown decision {decision!r} (one of {DECISIONS})")
+        reviewer = reviewer.strip()
+        if not reviewer:
+            raise InputError(self.path, "a decision needs the reviewer's name")
+        note = (note or "").strip() or None
+        wanted = list(dict.fromkeys(ids))
+        stamp = utc_now()
+        changes: list[DecisionChange] = []
+        with self.transaction() as db:
+            found: dict[str, sqlite3.Row] = {}
+            for at in range(0, len(wanted), 500):
+                chunk = wanted[at : at + 500]
+                for row in db.execute(
+                    "SELECT f.fid, a.sha256, a.source_path, f.category, f.rule, f.matched, "
+                    f'f.start, f."end", f.lexicon_version {_CURRENT_FROM} {_CURRENT_WHERE} '
+                    f"AND f.fid IN ({','.join('?' * len(chunk))})",
+                    chunk,
+                ):
+                    found.setdefault(str(row["fid"]), row)
+            missing = [i for i in wanted if i not in found]
+            if missing:
+                more = f" and {len(missing) - 1} more" if len(missing) > 1 else ""
+                raise InputError(self.path, f"no current finding with id {missing[0]!r}{more}")
+            for fid in wanted:
+                row = found[fid]
+                previous = self._current_decision(db, fid)
+                cursor = db.execute(
+                    "INSERT INTO decisions(fid, decision, note, reviewer, decided, sha256, source, "
+                    'category, rule, matched, start, "end", lexicon_version) '
+                    "VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+                    (
+                        fid,
+                        decision,
+                        note,
+                        reviewer,
+                        stamp,
+                        row["sha256"],
+                        row["source_path"],
+                        row["category"],
+                        row["rule"],
+                        row["matched"],
+                        row["start"],
+                        row["end"],
+                        row["lexicon_version"],
+                    ),
+                )
+                db.execute(
+                    "INSERT INTO review_state(fid, decision_id, decision) VALUES (?, ?, ?) "
+                    "ON CONFLICT(fid) DO UPDATE SET decision_id = excluded.decision_id, "
+                    "decision = excluded.decision",
+                    (fid, cursor.lastrowid, decision),
+                )
+                made = self._current_decision(db, fid)
+                assert made is not None
+                last_seen = (seen or {}).get(fid)
+                conflict = last_seen is not None and (previous.id if previous else 0) != last_seen
+                changes.append(DecisionChange(made, previous, conflict))
+        return changes
+
+    @staticmethod
+    def _current_decision(db: sqlite3.Connection, fid: str) -> Decision | None:
+        row = db.execute(
+            f"SELECT {_DECISION_COLUMNS} FROM review_state r JOIN decisions d "
+            "ON d.id = r.decision_id WHERE r.fid = ?",
+            (fid,),
+        ).fetchone()
+        return _typed(Decision, row) if row else None
+
+    def decision_history(self, ids: Sequence[str] = ()) -> list[Decision]:
+        """Every decision ever recorded on these findings (all findings when none), oldest
+        first."""
+        sql = f"SELECT {_DECISION_COLUMNS} FROM decisions d"
+        if ids:
+            sql += f" WHERE d.fid IN ({','.join('?' * len(ids))})"
+        return [_typed(Decision, r) for r in self._db.execute(sql + " ORDER BY d.id", list(ids))]
+
+    def decided_but_gone(self) -> list[Decision]:
+        """The current decisions (confirmed or dismissed) on findings that the current findings no
+        longer hold: a rescan or a newer audit did not make them again. Their history stays."""
+        return [
+            _typed(Decision, r)
+            for r in self._db.execute(
+                f"SELECT {_DECISION_COLUMNS} FROM review_state r JOIN decisions d "
+                f"ON d.id = r.decision_id WHERE r.decision != '{OPEN}' AND NOT EXISTS "
+                f"(SELECT 1 {_CURRENT_FROM} {_CURRENT_WHERE} AND f.fid = d.fid) "
+                "ORDER BY d.source, d.start, d.fid"
+            )
+        ]
+
+    def media_paths(self, audit_id: int) -> list[str]:
+        """Where an audit's recording may be: the path it was audited at, then the other paths
+        its content was seen at (a moved file)."""
+        rows = self._db.execute(
+            "SELECT source_path AS path, 0 AS later FROM audits WHERE id = ? UNION ALL "
+            "SELECT p.path, 1 AS later FROM paths p JOIN audits a ON a.sha256 = p.sha256 "
+            "WHERE a.id = ? ORDER BY later, path",
+            (audit_id, audit_id),
+        )
+        return list(dict.fromkeys(str(r["path"]) for r in rows))
 
     # -- batch reports ---------------------------------------------------------------------------
 
@@ -785,7 +995,10 @@ class FindingQuery:
     min_severity: str | None = None  # this severity or above
     categories: tuple[str, ...] = ()  # category ids, or prefixes of them ('price')
     source_glob: str | None = None  # fnmatch pattern on the recording's path
-    channel: str | None = None  # speech | screen
+    decisions: tuple[str, ...] = ()  # open, confirmed, dismissed: their current decision
+    channels: tuple[str, ...] = ()  # speech, screen
+    audit_id: int | None = None  # one recording's audit
+    ids: tuple[str, ...] = ()  # these findings (stable ids) only
 
 
 @dataclass(frozen=True)
@@ -812,6 +1025,58 @@ _FINDING_COLUMNS = ", ".join(
     "f.fid AS id" if name == "id" else f'f."{name}"' for name in FINDING_FIELDS if name != "source"
 )
 
+# The current findings: of each content's latest done audit, scanned with the lexicon version that
+# audit was last scanned with; `r` is the finding's current decision, when it has one.
+_FINDINGS_FROM = (
+    "FROM findings f JOIN audits a ON a.id = f.audit_id AND a.lexicon_version = f.lexicon_version"
+)
+_CURRENT_FROM = f"{_FINDINGS_FROM} LEFT JOIN review_state r ON r.fid = f.fid"
+# The same, for decided findings only: read from the (far fewer) decisions.
+_DECIDED_FROM = (
+    "FROM review_state r JOIN findings f ON f.fid = r.fid "
+    "JOIN audits a ON a.id = f.audit_id AND a.lexicon_version = f.lexicon_version"
+)
+_CURRENT_WHERE = (
+    "WHERE a.status = 'done' "
+    # one audit per content: the latest, when other settings audited it too
+    "AND a.id = (SELECT b.id FROM audits b WHERE b.sha256 = a.sha256 "
+    "AND +b.status = 'done' ORDER BY b.finished DESC, b.id DESC LIMIT 1)"
+)
+# How the review queue (and `findings`) may sort: (expression, descending) in turn; every order
+# ends on the row id. No expression is ever NULL (done audits have their `finished`).
+QUEUE_ORDERS: dict[str, list[tuple[str, bool]]] = {
+    "source": [("a.source_path", False), ("f.start", False), ('f."end"', False), ("f.rule", False)],
+    "severity": [
+        ("CASE f.severity WHEN 'high' THEN 0 WHEN 'medium' THEN 1 ELSE 2 END", False),
+        ("a.finished", True),
+        ("a.source_path", False),
+        ("f.start", False),
+    ],
+    "newest": [("a.finished", True), ("a.source_path", False), ("f.start", False)],
+    "confidence": [("f.confidence", True), ("a.source_path", False), ("f.start", False)],
+    "category": [("f.category", False), ("a.source_path", False), ("f.start", False)],
+}
+
+
+def _order_by(keys: list[tuple[str, bool]]) -> str:
+    return "ORDER BY " + ", ".join(f"{k} DESC" if descending else k for k, descending in keys)
+
+
+_DECISION_FIELDS = [f.name for f in dataclasses.fields(Decision)]
+
+
+def _decision_columns(prefix: str) -> str:
+    """The columns of `decisions d` named as Decision's fields, each with `prefix`."""
+    column = {"finding_id": "fid"}
+    return ", ".join(f'd."{column.get(n, n)}" AS "{prefix}{n}"' for n in _DECISION_FIELDS)
+
+
+_DECISION_COLUMNS = _decision_columns("")
+_REVIEWED_COLUMNS = (
+    "f.id AS row_id, a.id AS audit_id, a.source_path AS source, a.finished AS audited, "
+    f"a.has_video, {_FINDING_COLUMNS}, {_decision_columns('d_')}"
+)
+
 _RANKED = """
 SELECT a.id, a.status, a.cause, a.source_path, a.duration, a.finished,
        COALESCE(SUM(f.severity = 'high'), 0) AS high,
@@ -828,6 +1093,58 @@ ORDER BY high DESC, medium DESC, total DESC, a.status = 'done' DESC, a.source_pa
 def _typed(kind: type[T], row: sqlite3.Row) -> T:
     """A row as the dataclass `kind`, field by column name (never by position)."""
     return kind(**{f.name: row[f.name] for f in dataclasses.fields(kind)})  # type: ignore[arg-type]
+
+
+def _glob(path: str, pattern: str) -> bool:
+    return fnmatch.fnmatchcase(path, pattern)
+
+
+def _where(query: FindingQuery, with_decisions: bool = True) -> tuple[str, list[Any]]:
+    """The query's filters as SQL to add to _CURRENT_WHERE, and their parameters."""
+    sql = ""
+    params: list[Any] = []
+    if query.since:
+        sql += " AND a.finished >= ?"
+        params.append(query.since)
+    if query.min_severity:
+        kept = [s for s in SEVERITIES if rank(s) >= rank(query.min_severity)]
+        sql += f" AND f.severity IN ({','.join('?' * len(kept))})"
+        params.extend(kept)
+    if query.categories:
+        # the id itself, or ids under it as a prefix ('price' holds 'price.fake_reference')
+        either = "f.category = ? OR substr(f.category, 1, ?) = ?"
+        sql += " AND (" + " OR ".join([either] * len(query.categories)) + ")"
+        for category in query.categories:
+            params.extend((category, len(category) + 1, category + "."))
+    if query.channels:
+        sql += f" AND f.channel IN ({','.join('?' * len(query.channels))})"
+        params.extend(query.channels)
+    if query.source_glob is not None:
+        sql += " AND auditor_glob(a.source_path, ?)"
+        params.append(query.source_glob)
+    if query.audit_id is not None:
+        sql += " AND a.id = ?"
+        params.append(query.audit_id)
+    if query.ids:
+        sql += f" AND f.fid IN ({','.join('?' * len(query.ids))})"
+        params.extend(query.ids)
+    if with_decisions and query.decisions:
+        sql += f" AND COALESCE(r.decision, '{OPEN}') IN ({','.join('?' * len(query.decisions))})"
+        params.extend(query.decisions)
+    return sql, params
+
+
+def _reviewed(row: sqlite3.Row) -> ReviewedFinding:
+    current = None
+    if row["d_id"] is not None:
+        current = Decision(**{name: row[f"d_{name}"] for name in _DECISION_FIELDS})
+    return ReviewedFinding(
+        finding=_finding(row),
+        audit_id=int(row["audit_id"]),
+        audited=str(row["audited"] or ""),
+        has_video=bool(row["has_video"]),
+        current=current,
+    )
 
 
 def _finding(row: sqlite3.Row, source: str | None = None) -> Finding:

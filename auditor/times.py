@@ -31,3 +31,12 @@ def cue_time(seconds: float, separator: str) -> str:
     minutes, rest = divmod(rest, 60_000)
     secs, millis = divmod(rest, 1000)
     return f"{hours:02d}:{minutes:02d}:{secs:02d}{separator}{millis:03d}"
+
+
+def utc_moment(text: str) -> str:
+    """A date or time as given (ISO 8601; UTC when it names no zone) in the form of `utc_now`, so
+    stamps compare as text. ValueError when it is not one."""
+    moment = datetime.fromisoformat(text)
+    if moment.tzinfo is None:
+        moment = moment.replace(tzinfo=UTC)
+    return moment.astimezone(UTC).isoformat(timespec="seconds")

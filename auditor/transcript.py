@@ -14,6 +14,45 @@ from typing import Any
 # so the scanner's normaliser drops it: a claim split by a pause still matches.
 SEGMENT_JOINER = "，"
 _SENTENCE_END = "。！？!?；;，,、…"
+# A finding's context is the clause around it, widened by whole clauses up to this many
+# characters: a reviewer reads a sentence, not the 150 characters a fast stream gives in one run.
+CONTEXT_CHARS = 40
+# Where a clause ends in unpunctuated speech: a pause between words this long (seconds) ...
+CLAUSE_PAUSE = 0.35
+# ... or a word that begins a new clause.
+CLAUSE_WORDS = frozenset(
+    [
+        "然后",
+        "但是",
+        "所以",
+        "而且",
+        "还有",
+        "那么",
+        "因为",
+        "如果",
+        "不过",
+        "另外",
+        "其实",
+        "就是说",
+        "接下来",
+        "我跟你说",
+        "你看",
+        "大家",
+        "家人们",
+        "宝宝们",
+        "姐妹们",
+        "朋友们",
+        "兄弟们",
+        "好的",
+        "对吧",
+        "好吧",
+        "来",
+        "注意",
+        "记住",
+        "重点",
+    ]
+)
+_CLAUSE_MARKS = frozenset("，,。！？!?；;：:…、 \t\u3000")
 
 
 @dataclass(frozen=True)
@@ -136,7 +175,64 @@ class TranscriptText:
         return min((self.words[i].probability for i in indices), default=1.0)
 
     def context(self, start: int, end: int) -> str:
-        """The segment(s) the span lies in: the sentence a reviewer needs to judge it."""
-        first = self.char_segment[start] if start < len(self.char_segment) else 0
-        last = self.char_segment[max(start, end - 1)] if end - 1 < len(self.char_segment) else first
-        return SEGMENT_JOINER.join(s.text for s in self.segments[first : last + 1])
+        """The clause around characters [start, end), widened by whole clauses while it stays
+        within about CONTEXT_CHARS characters, inside the segment(s) the span lies in; always
+        holding the span. Clauses end at punctuation, at pauses between words and before the
+        words that begin one (然后, 家人们 ...)."""
+        if not self.text:
+            return ""
+        start = min(max(0, start), len(self.text) - 1)
+        end = max(start + 1, min(end, len(self.text)))
+        first, last = self.char_segment[start], self.char_segment[end - 1]
+        lo = start
+        while lo > 0 and self.char_segment[lo - 1] >= first:
+            lo -= 1
+        hi = end
+        while hi < len(self.text) and self.char_segment[hi] <= last:
+            hi += 1
+        cuts = self._clause_cuts(lo, hi)
+        a = max(c for c in cuts if c <= start)
+        b = min(c for c in cuts if c >= end)
+        while True:  # widen by the shorter neighbouring clause while the context stays short
+            wider = []
+            left = max((c for c in cuts if c < a), default=None)
+            if left is not None and b - left <= CONTEXT_CHARS:
+                wider.append((a - left, left, b))
+            right = min((c for c in cuts if c > b), default=None)
+            if right is not None and right - a <= CONTEXT_CHARS:
+                wider.append((right - b, a, right))
+            if not wider:
+                break
+            _, a, b = min(wider)
+        if b - a > CONTEXT_CHARS:  # one long clause: the words around the span
+            room = max(0, CONTEXT_CHARS - (end - start)) // 2
+            a, b = self._word_edge(max(a, start - room), a), self._word_edge(min(b, end + room), b)
+            a, b = min(a, start), max(b, end)
+        return self.text[a:b].strip("".join(_CLAUSE_MARKS))
+
+    def _clause_cuts(self, lo: int, hi: int) -> list[int]:
+        """Offsets in [lo, hi] where a clause may begin, lo and hi included."""
+        cuts = {lo, hi}
+        previous: Word | None = None
+        for at in range(lo, hi):
+            ch = self.text[at]
+            if ch in _CLAUSE_MARKS:
+                cuts.add(at + 1)
+                continue
+            index = self.char_word[at]
+            if index < 0 or (at > lo and self.char_word[at - 1] == index):
+                continue  # not the first character of a word
+            word = self.words[index]
+            if previous is not None and (
+                word.start - previous.end >= CLAUSE_PAUSE or word.text in CLAUSE_WORDS
+            ):
+                cuts.add(at)
+            previous = word
+        return sorted(cuts)
+
+    def _word_edge(self, at: int, limit: int) -> int:
+        """`at` moved to the start of the word it falls in (never past `limit`)."""
+        index = self.char_word[at] if at < len(self.char_word) else -1
+        while at > limit and index >= 0 and self.char_word[at - 1] == index:
+            at -= 1
+        return at

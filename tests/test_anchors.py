@@ -68,7 +68,7 @@ def test_anchored_patterns_find_what_a_full_run_finds() -> None:
     text = "\n".join(lines)
     norm = normalize(text)
     scanner = Scanner(LEXICON)
-    _, _, anchored = scanner._terms(text, norm)
+    _, _, anchored, _ = scanner._terms(text, norm)
     got = {(m.rule.id, m.norm_start, m.norm_end) for m in scanner._patterns(text, norm, anchored)}
     want = {
         (rule.id, m.start(), m.end())

@@ -195,6 +195,8 @@ def test_findings_rows_are_the_audit_commandsdb_rows(
     single = run_cli("audit", str(claims), "--format", "jsonl", "--fail-on", "never", "-q")
     assert single.returncode == 0, single.stderr
     from_audit = [json.loads(line) for line in single.stdout.splitlines()]
+    # The same rows, each with its review decision (none made here: open).
+    assert [row.pop("decision") for row in from_db] == ["open"] * len(from_db)
     assert from_db == from_audit
     assert {f["category"] for f in from_db} >= {"absolute.superlative", "price.fake_reference"}
     high = run_cli("findings", "--db", db, "--severity", "high", "--format", "csv")

@@ -16,7 +16,7 @@ from auditor.findings import Finding, finding_id
 from auditor.lexicon import load_lexicon
 from auditor.options import AuditOptions
 from auditor.results import AuditResult, ResolvedModel, SourceInfo
-from auditor.store import Claim, Store, new_owner
+from auditor.store import SCHEMA_VERSION, Claim, Store, new_owner
 from auditor.transcript import Segment, Transcript, Word
 
 SETTINGS = {"model": "base", "beam_size": 5}
@@ -296,7 +296,7 @@ def test_an_older_database_is_upgraded_in_place(tmp_path: Path, version: int) ->
         [[row]] = list(store.done_transcripts())
         assert row.product_category == "general"
         [finding] = store.findings()
-    assert sqlite3.connect(db).execute("PRAGMA user_version").fetchone()[0] == 3
+    assert sqlite3.connect(db).execute("PRAGMA user_version").fetchone()[0] == SCHEMA_VERSION
     # Findings stored before ids existed get the id the same finding gets when made again.
     assert finding.channel == "speech" and finding.why == ()
     assert finding.id == finding_id("s1", _finding()) != ""

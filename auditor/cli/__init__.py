@@ -1,6 +1,6 @@
 """Command-line interface: the `auditor` group, and each command family registered on it.
 
-Each command module (`audit`, `info`, `archive`, `report`) defines its commands and a
+Each command module (`audit`, `info`, `archive`, `report`, `review`) defines its commands and a
 `register(group)`; they share `auditor.cli.common` and never import each other or this module.
 The library never imports `auditor.cli`.
 """
@@ -10,7 +10,7 @@ from __future__ import annotations
 import click
 
 from auditor import __version__
-from auditor.cli import archive, audit, info, report
+from auditor.cli import archive, audit, info, report, review
 from auditor.cli.common import setup_logging
 
 __all__ = ["main"]
@@ -24,5 +24,5 @@ def main(verbose: int) -> None:
     setup_logging(verbose)
 
 
-for _family in (audit, info, archive, report):
+for _family in (audit, info, archive, report, review):
     _family.register(main)

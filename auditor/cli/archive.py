@@ -5,7 +5,6 @@ from __future__ import annotations
 import json
 import sys
 from collections.abc import Sequence
-from datetime import UTC, datetime
 from typing import TYPE_CHECKING
 
 import click
@@ -13,6 +12,8 @@ import click
 from auditor.cli.common import (
     asr_options,
     db_option,
+    decision_filter_option,
+    decision_line,
     default_format,
     ffmpeg_timeout_option,
     format_option,
@@ -20,6 +21,9 @@ from auditor.cli.common import (
     product_option,
     run,
     screen_options,
+    since_option,
+    since_option_value,
+    source_glob_option,
     status,
     write_output,
 )
@@ -204,10 +208,16 @@ def batch(
         )
         display = _BatchDisplay(quiet)
         with Store(db) as store:
+            gone_before = {d.finding_id for d in store.decided_but_gone()}
             try:
                 summary = run_batch(store, options, config, on_event=display)
             finally:
                 display.close()
+            # Audited again with other settings, a recording's words and times move: its decided
+            # findings may not be made again. Said, as rescan says it.
+            lost = [d for d in store.decided_but_gone() if d.finding_id not in gone_before]
+        for decision in lost:
+            status(f"no longer found (decision kept in the history): {decision_line(decision)}")
         if not quiet:
             status(
                 f"{summary.found} file(s) ({summary.duplicates} duplicate path(s)): "
@@ -251,6 +261,10 @@ def rescan(db: str, lexicons: Sequence[str], product_category: str | None, fmt: 
                 f"with lexicon {summary.lexicon_version}: {summary.findings} finding(s) in "
                 f"{summary.elapsed:.2f} s"
             )
+            for gone in summary.no_longer_found:
+                click.echo(f"no longer found (decision kept in the history): {decision_line(gone)}")
+            for back in summary.found_again:
+                click.echo(f"found again (its decision applies again): {decision_line(back)}")
         return EXIT_OK
 
     run(body)
@@ -285,6 +299,11 @@ def status_command(db: str, fmt: str) -> None:
             f"{found['low']} low; {channels['speech']} said, {channels['screen']} on screen"
         )
         click.echo(f"screen     text stored for {info['screen_text']} audit(s)")
+        review = info["decisions"]
+        click.echo(
+            f"review     {review['open']} open, {review['confirmed']} confirmed, "
+            f"{review['dismissed']} dismissed"
+        )
         for version, count in info["lexicon_versions"].items():
             click.echo(f"lexicon    {version}: {count} audit(s)")
         for failure in info["failed"]:
@@ -294,27 +313,9 @@ def status_command(db: str, fmt: str) -> None:
     run(body)
 
 
-def _since(value: str | None) -> str | None:
-    if value is None:
-        return None
-    try:
-        moment = datetime.fromisoformat(value)
-    except ValueError as exc:
-        raise click.BadParameter(
-            f"{value!r} is not a date (YYYY-MM-DD or YYYY-MM-DDTHH:MM[:SS][+HH:MM])",
-            param_hint="--since",
-        ) from exc
-    if moment.tzinfo is None:
-        moment = moment.replace(tzinfo=UTC)
-    return moment.astimezone(UTC).isoformat(timespec="seconds")
-
-
 @click.command()
 @db_option()
-@click.option(
-    "--since",
-    help="Only recordings audited at or after this date or time (ISO 8601; UTC if no zone).",
-)
+@since_option()
 @click.option(
     "--severity",
     type=click.Choice(SEVERITIES),
@@ -327,11 +328,9 @@ def _since(value: str | None) -> str | None:
     multiple=True,
     help="Only this category id, or a prefix such as 'price' (repeatable).",
 )
-@click.option(
-    "--source",
-    "source_glob",
-    default=None,
-    help="Only recordings whose path matches this glob (e.g. '*/2026-11-*/*.mp4').",
+@source_glob_option()
+@decision_filter_option(
+    "Only findings with this current decision (repeatable); open: nobody decided, or reopened."
 )
 @click.option(
     "--channel",
@@ -352,15 +351,21 @@ def findings(
     severity: str | None,
     categories: Sequence[str],
     source_glob: str | None,
+    decisions: Sequence[str],
     channel: str | None,
     fmt: str | None,
     output: str | None,
 ) -> None:
-    """The current findings in the database (jsonl rows as in `auditor audit --format jsonl`)."""
-    since_iso = _since(since)
+    """The current findings in the database (jsonl rows as in `auditor audit --format jsonl`).
+
+    Each row carries its `decision` (open, confirmed, dismissed; see `auditor review`), and who
+    decided, when and the note once someone has.
+    """
+    since_iso = since_option_value(since)
     fmt = fmt or default_format(output)
 
     def body() -> int:
+        from auditor.decisions import REVIEW_FIELDS
         from auditor.report import render_csv, render_findings_table, render_jsonl
         from auditor.store import FindingQuery, Store
 
@@ -369,14 +374,15 @@ def findings(
             min_severity=severity,
             categories=tuple(categories),
             source_glob=source_glob,
-            channel=channel,
+            decisions=tuple(decisions),
+            channels=(channel,) if channel else (),
         )
         with Store(db, create=False) as store:
-            selected = store.findings(query)
+            selected = store.reviewed_findings(query)
         if fmt == "jsonl":
             text = render_jsonl(selected)
         elif fmt == "csv":
-            text = render_csv(selected)
+            text = render_csv(selected, REVIEW_FIELDS)
         else:
             text = render_findings_table(selected)
         write_output(text, output)

@@ -12,6 +12,7 @@ import click
 
 from auditor.cli.common import (
     asr_options,
+    clip_padding_option,
     default_format,
     error,
     fail_on_option,
@@ -98,13 +99,7 @@ class _Progress:
     help="Cut one evidence clip per finding into this folder (created if needed); json, jsonl "
     "and html reports link them.",
 )
-@click.option(
-    "--clip-padding",
-    type=click.FloatRange(0, 60),
-    default=2.0,
-    show_default=True,
-    help="Seconds of the recording kept before and after a finding in its clip.",
-)
+@clip_padding_option()
 def audit(
     paths: Sequence[str],
     fmt: str | None,

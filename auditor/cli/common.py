@@ -15,14 +15,22 @@ from typing import Any, TypeVar
 
 import click
 
+from auditor.decisions import DECISIONS, Decision
 from auditor.errors import (
     EXIT_INTERNAL,
     EXIT_INTERRUPTED,
     AuditorError,
 )
 from auditor.files import printable, write_atomic
-from auditor.options import DEFAULT_SCREEN_INTERVAL, PRODUCT_CATEGORIES, AsrOptions, ScreenOptions
+from auditor.options import (
+    DEFAULT_CLIP_PADDING,
+    DEFAULT_SCREEN_INTERVAL,
+    PRODUCT_CATEGORIES,
+    AsrOptions,
+    ScreenOptions,
+)
 from auditor.severity import FAIL_ON_CHOICES
+from auditor.times import clock, utc_moment
 
 log = logging.getLogger("auditor")
 
@@ -61,6 +69,16 @@ def write_output(text: str, output: str | None) -> None:
             raise AuditorError(f"cannot write {output}: {exc.strerror or exc}") from exc
     else:  # bytes, encoded as write_atomic does, so a name with undecodable bytes cannot fail
         click.echo(text.encode("utf-8", "backslashreplace"), nl=False)
+
+
+def decision_line(decision: Decision) -> str:
+    """One decision on one line: the finding's id, what was decided by whom and when, and what
+    the finding was (where, when in the recording, the words)."""
+    return (
+        f"{decision.finding_id}  {decision.decision} by {decision.reviewer} at "
+        f"{decision.decided}: {decision.source} {clock(decision.start)} "
+        f"「{decision.matched}」 {decision.category}"
+    )
 
 
 def default_format(output: str | None = None) -> str:
@@ -218,6 +236,56 @@ def product_option(
 def ffmpeg_timeout_option(help: str) -> Callable[[Callable[..., R]], Callable[..., R]]:
     return click.option(
         "--ffmpeg-timeout", type=click.FloatRange(0), default=600.0, show_default=True, help=help
+    )
+
+
+def since_option(
+    help: str = "Only recordings audited at or after this date or time (ISO 8601; UTC if no zone).",
+) -> Callable[[Callable[..., R]], Callable[..., R]]:
+    """--since; `since_option_value` turns what was given into the store's UTC form."""
+    return click.option("--since", help=help)
+
+
+def since_option_value(value: str | None) -> str | None:
+    if value is None:
+        return None
+    try:
+        return utc_moment(value)
+    except ValueError as exc:
+        raise click.BadParameter(
+            f"{value!r} is not a date (YYYY-MM-DD or YYYY-MM-DDTHH:MM[:SS][+HH:MM])",
+            param_hint="--since",
+        ) from exc
+
+
+def source_glob_option(
+    help: str = "Only recordings whose path matches this glob (e.g. '*/2026-11-*/*.mp4').",
+) -> Callable[[Callable[..., R]], Callable[..., R]]:
+    return click.option("--source", "source_glob", default=None, help=help)
+
+
+def decision_filter_option(
+    help: str, default: Sequence[str] = ()
+) -> Callable[[Callable[..., R]], Callable[..., R]]:
+    """--decision, repeatable, as the `decisions` argument."""
+    return click.option(
+        "--decision",
+        "decisions",
+        multiple=True,
+        type=click.Choice(DECISIONS),
+        default=tuple(default),
+        show_default=bool(default),
+        help=help,
+    )
+
+
+def clip_padding_option() -> Callable[[Callable[..., R]], Callable[..., R]]:
+    return click.option(
+        "--clip-padding",
+        type=click.FloatRange(0, 60),
+        default=DEFAULT_CLIP_PADDING,
+        show_default=True,
+        help="Seconds of the recording kept before and after a finding in its clip.",
     )
 
 

@@ -43,7 +43,8 @@ def lexicon() -> None:
 @lexicon_option()
 @format_option(SUMMARY_FORMATS, "Output format.", default="table")
 def lexicon_list(lexicons: Sequence[str], fmt: str) -> None:
-    """Show categories with their severity and rule counts, and the lexicon version."""
+    """Show categories with their severity and rule counts, word classes and their sizes, and
+    the lexicon version."""
 
     def body() -> int:
         from auditor.lexicon import load_lexicon
@@ -63,6 +64,10 @@ def lexicon_list(lexicons: Sequence[str], fmt: str) -> None:
                     }
                     for c in lex.categories.values()
                 ],
+                "classes": [
+                    {"id": w.id, "terms": len(w.terms), "patterns": len(w.patterns)}
+                    for w in lex.classes.values()
+                ],
             }
             click.echo(json.dumps(payload, ensure_ascii=False, indent=2))
             return EXIT_OK
@@ -71,9 +76,13 @@ def lexicon_list(lexicons: Sequence[str], fmt: str) -> None:
             n = counts[c.id]
             click.echo(
                 f"  {c.id:<26} {c.severity:<6} {n['rules']:>3} rules {n['terms']:>4} terms "
-                f"{n['patterns']:>3} patterns"
+                f"{n['patterns']:>3} patterns {n['combinations']:>2} combinations"
             )
         click.echo(f"  exemptions: {len(lex.exemptions)}")
+        click.echo(f"word classes ({len(lex.classes)}):")
+        for w in lex.classes.values():
+            patterns = f", {len(w.patterns)} patterns" if w.patterns else ""
+            click.echo(f"  {w.id:<26} {len(w.terms):>4} words{patterns}")
         return EXIT_OK
 
     run(body)

@@ -1,0 +1,208 @@
+"""Claims built from parts: word classes combined by rules, routed by product, with their reasons;
+and the disclaimers and warnings that name a claim only to deny it."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import pytest
+
+from auditor.errors import LexiconError
+from auditor.lexicon import load_lexicon
+from auditor.scan import Scanner
+from tests.conftest import run_cli
+
+LEXICON = load_lexicon()
+
+
+def _found(text: str, product: str = "general") -> set[str]:
+    return {m.category for m in Scanner(LEXICON, product).scan(text)}
+
+
+def _why(text: str, product: str = "general") -> list[dict[str, str]]:
+    return [dict(m.why) for m in Scanner(LEXICON, product).scan(text) if len(m.why) > 1]
+
+
+# -- efficacy verb and disease -------------------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    "text",
+    [
+        "坚持喝三个月，三高慢慢就降下来了",  # object before the verb, words between
+        "这个贴剂对咽炎特别管用",
+        "帮你把湿气排出去，身体轻松",
+        "专门调理失眠，睡得特别香",
+        "天天泡脚能改善静脉曲张",
+        "再也不用吃安眠药了",
+        "痰多可用，一天两次",
+    ],
+)
+def test_an_efficacy_verb_and_a_disease_make_a_claim(text: str) -> None:
+    assert _found(text) & {"medical.claim", "medical.efficacy"}, text
+
+
+def test_the_parts_that_matched_are_the_reason() -> None:
+    [why] = _why("吃了血糖就稳了", "food")
+    assert why == {"object": "血糖", "predicate": "稳了"}
+    done = run_cli("scan-text", "-", "--format", "jsonl", "--product-category", "food",
+                   stdin="吃了血糖就稳了\n")  # fmt: skip
+    assert json.loads(done.stdout.splitlines()[0])["why"] == why
+
+
+@pytest.mark.parametrize(
+    "text",
+    [
+        "今天降价了，大家快来",  # 降 alone, next to a word that is no disease
+        "这个面料防水防风",
+        "血糖仪的电池在下面，血压计也在",  # diseases named, nothing claimed of them
+        "我们的客服会帮你解决，物流问题请留言",
+        "天气转凉了，注意保暖别感冒",
+    ],
+)
+def test_ordinary_speech_with_the_same_words_is_not_a_claim(text: str) -> None:
+    assert not _found(text), text
+
+
+def test_parts_of_a_combination_stay_in_one_clause() -> None:
+    assert _found("这个能降血压") == {"food.disease_claim"}
+    # The verb ends one clause, the disease begins the next: not one claim. (A lexicon term, such
+    # as 降血压, is matched across punctuation: a pause inside a term is an evasion.)
+    assert _found("效果很明显改善失眠") == {"medical.claim"}
+    assert not _found("效果很明显改善，失眠的问题我们下次讲")
+
+
+# -- the same claim for different goods ------------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    ("product", "category"),
+    [
+        ("general", "medical.claim"),
+        ("food", "food.disease_claim"),
+        ("health-food", "food.disease_claim"),
+        ("cosmetics", "cosmetics.special_claim"),
+        ("medical-device", "medical.efficacy"),
+    ],
+)
+def test_a_disease_claim_takes_the_category_of_the_goods(product: str, category: str) -> None:
+    found = Scanner(LEXICON, product).scan("用了以后关节炎慢慢就好转了")
+    assert {m.category for m in found} == {category}
+    # The finding carries the legal basis of the category it is for those goods.
+    assert {m.legal_basis for m in found} == {LEXICON.categories[category].legal_basis}
+
+
+# -- prices in any form ----------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    "text",
+    [
+        "吊牌价¥1299到手价¥199",
+        "之前专柜卖八百多今天两百不到",
+        "原价七百九十九，今天直播间只要九十九",
+        "外面店里要好几千我们这边三位数",
+        "市场价1万元，今天只要1999",
+        "门店卖五六千，我们只要499元",
+        "原价上千元，现在只要两位数",
+    ],
+)
+def test_a_reference_price_and_a_current_price_in_any_form(text: str) -> None:
+    assert "price.fake_reference" in _found(text), text
+
+
+def test_a_dated_earlier_price_is_a_fact() -> None:
+    assert "price.fake_reference" not in _found("上周卖一百零九，今天直播间一百，便宜九块")
+
+
+# -- disclaimers and warnings ----------------------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    ("product", "text"),
+    [
+        ("health-food", "保健食品不是药物，不能代替药物治疗疾病"),
+        ("health-food", "本品不能代替药物"),
+        ("health-food", "有助于增强免疫力"),
+        ("health-food", "缓解体力疲劳"),
+        ("food", "包括保健食品在内的所有食品均不具有预防和治疗功能。"),
+        ("drug", "请按药品说明书或者在药师指导下购买和使用"),
+        ("drug", "老年人、心脏病、高血压、糖尿病等患者使用本品前请咨询医师或药师。"),
+        ("drug", "用药3天症状无改善或加重者，应及时就医。"),
+        ("medical-device", "请仔细阅读产品说明书或者在医务人员的指导下购买和使用"),
+        ("finance", "投资有风险，入市需谨慎"),
+        ("finance", "理财非存款，产品有风险，投资须谨慎"),
+        ("general", "不要相信包治百病的说法"),
+        ("general", "“药到病除”不可信。"),
+        ("general", "切勿听信虚假宣传，更不要将保健食品用于治疗疾病。"),
+    ],
+)
+def test_required_disclaimers_and_warnings_are_no_claims(product: str, text: str) -> None:
+    assert not _found(text, product), text
+
+
+def test_an_approved_function_is_lawful_only_for_a_registered_health_food() -> None:
+    assert not _found("有助于增强免疫力", "health-food")
+    assert _found("有助于增强免疫力", "food")  # an ordinary food may not claim it
+
+
+# -- word classes are data -----------------------------------------------------------------------
+
+
+def _lexicon(tmp_path: Path, text: str) -> Path:
+    path = tmp_path / "custom.toml"
+    path.write_text(text, encoding="utf-8")
+    return path
+
+
+def test_a_custom_lexicon_adds_words_to_a_class(tmp_path: Path) -> None:
+    assert not _found("喝了以后痛风石化掉了")
+    extra = _lexicon(tmp_path, '[[class]]\nid = "treat"\nterms = ["化掉了"]\n')
+    scanner = Scanner(load_lexicon([extra]))
+    assert {m.category for m in scanner.scan("喝了以后痛风石化掉了")} == {"medical.claim"}
+
+
+@pytest.mark.parametrize(
+    ("text", "line", "problem"),
+    [
+        ('# a class\n[[class]]\nid = "Bad Id"\nterms = ["a"]\n', 2, "class id"),
+        ('[[class]]\nid = "empty"\n', 1, "needs terms or patterns"),
+        ('\n[[class]]\nid = "p"\npatterns = ["("]\n', 2, "invalid pattern"),
+        (
+            '[[rule]]\nid = "superstition/x"\ncategory = "superstition"\n'
+            'parts = [{ name = "a", class = "nowhere" }, { name = "b", class = "disease" }]\n',
+            1,
+            "unknown class 'nowhere'",
+        ),
+        (
+            '[[rule]]\nid = "superstition/x"\ncategory = "superstition"\n'
+            'parts = [{ name = "a", class = "treat" }]\n',
+            1,
+            "two or more parts",
+        ),
+        (
+            '[[rule]]\nid = "superstition/x"\ncategory = "superstition"\nlead = "z"\n'
+            'parts = [{ name = "a", class = "treat" }, { name = "b", class = "disease" }]\n',
+            1,
+            "lead 'z'",
+        ),
+    ],
+)
+def test_word_classes_and_combinations_are_validated_with_file_and_line(
+    tmp_path: Path, text: str, line: int, problem: str
+) -> None:
+    path = _lexicon(tmp_path, text)
+    with pytest.raises(LexiconError) as caught:
+        load_lexicon([path])
+    assert caught.value.path == str(path) and caught.value.line == line
+    assert problem in str(caught.value)
+
+
+def test_lexicon_list_shows_the_classes_and_their_sizes() -> None:
+    done = run_cli("lexicon", "list", "--format", "json")
+    classes = {c["id"]: c for c in json.loads(done.stdout)["classes"]}
+    assert classes["disease"]["terms"] >= 300
+    assert classes["amount"]["patterns"] >= 1
+    table = run_cli("lexicon", "list").stdout
+    assert "word classes" in table and "disease" in table
