@@ -18,6 +18,7 @@ one claim make one finding: a match inside another match's words gives way to it
 from __future__ import annotations
 
 import bisect
+import dataclasses
 import logging
 import re
 from collections.abc import Iterator, Sequence
@@ -634,7 +635,9 @@ def _resolve_overlaps(matches: list[Match], fallback: frozenset[str] = frozenset
     """One finding per claim: a match lying inside another match's words gives way to it when
     the other is the specific claim.
 
-    全网最低价 holds 最低价: the longer, more specific claim is the finding. What lies inside a
+    Matches of one category whose words overlap are one claim (扫码加 and 加微信 in 扫码加微信): the
+    longest is the finding. 全网最低价 holds 最低价: the longer, more specific claim is the
+    finding. What lies inside a
     lexicon term (包治百病 holds 治百病) is part of that claim; a claim of the same category, or of
     a fallback category (a superlative, a guarantee: 最低价 is a price claim), gives way too; and
     a sound-alike gives way to an exact or variant match of the same words. A combination or a
@@ -658,21 +661,44 @@ def _resolve_overlaps(matches: list[Match], fallback: frozenset[str] = frozenset
     open_: list[Match] = []
     for m in ordered:
         open_ = [k for k in open_ if k.norm_end > m.norm_start]
+        same = [k for k in open_ if k.category == m.category]
+        if same:  # one claim of a kind: overlapping words are one finding
+            longest = max(same, key=lambda k: k.norm_end - k.norm_start)
+            if longest.rule is m.rule and m.norm_end > longest.norm_end:
+                joined = _joined_matches(longest, m)  # one rule twice: the words of both
+            elif m.norm_end - m.norm_start > longest.norm_end - longest.norm_start:
+                joined = m
+            else:
+                continue
+            kept[kept.index(longest)] = joined
+            open_[open_.index(longest)] = joined
+            continue
         inside = any(
-            k.norm_start <= m.norm_start
-            and m.norm_end <= k.norm_end
-            and (
-                k.category == m.category
-                or m.category in fallback
-                or k.term is not None
-                or rank[m.kind] > rank[k.kind]
-            )
+            m.norm_end <= k.norm_end
+            and (m.category in fallback or k.term is not None or rank[m.kind] > rank[k.kind])
             for k in open_
         )
         if not inside:
             kept.append(m)
             open_.append(m)
     return kept
+
+
+def _joined_matches(first: Match, second: Match) -> Match:
+    """Two overlapping matches of one rule as one, covering the words of both, with the reasons
+    of both (扫码加 and 加微信: 扫码加微信)."""
+
+    def why(m: Match) -> Why:
+        return m.why or ((("term", m.term),) if m.term else ())
+
+    return dataclasses.replace(
+        first,
+        term=None,
+        end=second.end,
+        norm_end=second.norm_end,
+        why=why(first) + why(second),
+        kind=first.kind if first.kind == second.kind else "variant",
+    )
 
 
 class _Bounds:
