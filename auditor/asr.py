@@ -10,6 +10,8 @@ the time of the word it belongs to. Text Whisper invents on music and silence is
 
 from __future__ import annotations
 
+import bisect
+import dataclasses
 import logging
 import os
 from collections.abc import Callable, Iterable, Iterator
@@ -147,6 +149,11 @@ class Transcriber:
             self.device, options.cpu_threads or usable_cpus(), packs_speech(options)
         )
         self.part_size = decode_part_size(self.device, options.batch_size)
+        # Adaptive decoding: whether greedy text holds a claim (set by the auditor), and how many
+        # seconds of speech were decoded, and decoded again with beam search.
+        self.claim_check: ClaimCheck | None = None
+        self.decoded_seconds = 0.0
+        self.redecoded_seconds = 0.0
         try:
             self._model = WhisperModel(
                 model.path,
@@ -210,14 +217,17 @@ class Transcriber:
             parts = in_parts(chunks, self.part_size)
             if language is None:  # language "auto": the first part decides it for all
                 first = self._decode(self._pipelines[0], parts.pop(0), language)
-                language = first.language
-                decoded_parts = [first, *self._decode_parts(parts, language)]
+                language = first[0].language
+                decoded_parts = [*first, *self._decode_parts(parts, language)]
             else:
                 decoded_parts = self._decode_parts(parts, language)
+            group: list[Segment] = []
             for decoded in decoded_parts:
                 for raw in decoded.segments:
-                    segments.extend(self._convert(raw, decoded.audio, decoded.time_map))
+                    group.extend(self._convert(raw, decoded.audio, decoded.time_map))
                     report(decoded.time_map(float(raw.end), is_end=True))
+            # Chunks decoded again come after the others: each group is put back in time order.
+            segments.extend(sorted(group, key=lambda seg: (seg.start, seg.end)))
             release_freed_memory()
             report(end)
         return Transcript(tuple(segments), language=language or "unknown", duration=end)
@@ -227,20 +237,20 @@ class Transcriber:
         once): worker w takes parts w, w + workers, ... one after another."""
         lanes = min(self.workers, len(parts))
         if lanes <= 1:
-            return [self._decode(self._pipelines[0], part, language) for part in parts]
+            return [d for part in parts for d in self._decode(self._pipelines[0], part, language)]
 
-        def lane(index: int) -> list[_Decoded]:
+        def lane(index: int) -> list[list[_Decoded]]:
             pipeline = self._pipelines[index]
             return [self._decode(pipeline, part, language) for part in parts[index::lanes]]
 
         with ThreadPoolExecutor(lanes, thread_name_prefix="auditor-asr") as pool:
             done = list(pool.map(lane, range(lanes)))
-        return [done[i % lanes][i // lanes] for i in range(len(parts))]
+        return [d for i in range(len(parts)) for d in done[i % lanes][i // lanes]]
 
-    def _options(self, language: str | None) -> dict[str, Any]:
+    def _options(self, language: str | None, beam_size: int | None = None) -> dict[str, Any]:
         return {
             "language": language,
-            "beam_size": self.options.beam_size,
+            "beam_size": beam_size or self.options.beam_size,
             "word_timestamps": True,
             "condition_on_previous_text": False,  # it feeds repetition loops on long streams
             "initial_prompt": self.options.initial_prompt,
@@ -249,12 +259,40 @@ class Transcriber:
 
     def _run(self, samples: npt.NDArray[np.float32], language: str | None) -> tuple[Any, str]:
         """Sequential decoding of one window (no batching), with or without VAD."""
+        beam = 1 if self.options.decoding == "greedy" else self.options.beam_size
         raw, info = self._model.transcribe(
-            samples, vad_filter=self.options.vad, **self._options(language)
+            samples, vad_filter=self.options.vad, **self._options(language, beam)
         )
         return raw, str(info.language)
 
-    def _decode(self, pipeline: Any, chunks: list[Chunk], language: str | None) -> _Decoded:
+    def _decode(self, pipeline: Any, chunks: list[Chunk], language: str | None) -> list[_Decoded]:
+        """The chunks decoded as --decoding says: beam search; greedy; or adaptive, greedy
+        first, then beam search again on the chunks whose greedy text is doubtful or holds a
+        claim (their greedy segments are dropped)."""
+        mode = self.options.decoding
+        if mode == "beam" or self.options.beam_size <= 1:
+            return [self._decode_once(pipeline, chunks, language, self.options.beam_size)]
+        greedy = self._decode_once(pipeline, chunks, language, 1)
+        if mode == "greedy":
+            return [greedy]
+        self.decoded_seconds += greedy.time_map.duration
+        windows = redo_windows(greedy, len(chunks), self.claim_check)
+        if not windows:
+            return [greedy]
+        pieces = [p for a, b in windows for p in greedy.time_map.pieces(greedy.audio, a, b)]
+        pieces = [p for p in pieces if p.duration > 0.05]
+        self.redecoded_seconds += sum(p.duration for p in pieces)
+        out = [dataclasses.replace(greedy, segments=kept_segments(greedy.segments, windows))]
+        for packed in pack(iter([pieces]), group=self.options.batch_size):
+            group = [c for c in packed if c.pieces]
+            if group:
+                beam = self.options.beam_size
+                out.append(self._decode_once(pipeline, group, language or greedy.language, beam))
+        return out
+
+    def _decode_once(
+        self, pipeline: Any, chunks: list[Chunk], language: str | None, beam_size: int
+    ) -> _Decoded:
         """Batched decoding of chunks laid end to end, one clip per chunk."""
         audio = np.concatenate([p.samples for c in chunks for p in c.pieces])
         clips = []
@@ -271,9 +309,10 @@ class Transcriber:
             clip_timestamps=clips,
             vad_filter=False,
             batch_size=self.options.batch_size,
-            **self._options(language),
+            **self._options(language, beam_size),
         )
-        return _Decoded(audio, TimeMap(chunks), list(raw), str(info.language))  # decodes here
+        starts = tuple(c["start"] for c in clips)
+        return _Decoded(audio, TimeMap(chunks), list(raw), str(info.language), starts)
 
     def _convert(
         self, raw: Any, heard: npt.NDArray[np.float32], to_recording: Callable[[float, bool], float]
@@ -338,6 +377,93 @@ class _Decoded:
     time_map: TimeMap
     segments: list[Any]  # faster-whisper segments, times in `audio`
     language: str
+    starts: tuple[float, ...] = ()  # where each chunk begins in `audio`, seconds
+
+    def chunk_of(self, segment: Any) -> int:
+        return max(0, bisect.bisect_right(self.starts, float(segment.start) + 1e-3) - 1)
+
+
+# Where greedy text is doubtful (scripts/bench.py --only decoding measures these):
+DOUBT_WORD_PROBABILITY = 0.2  # a word the recogniser was this unsure of
+DOUBT_COMPRESSION = 2.4  # a segment that repeats itself (gzip ratio above this)
+REDO_CONTEXT = 1.0  # seconds of speech decoded again on each side of what is doubtful
+
+ClaimCheck = Callable[[Any], list[tuple[float, float]]]
+
+
+def redo_windows(
+    decoded: _Decoded, chunks: int, claim_check: ClaimCheck | None = None
+) -> list[tuple[float, float]]:
+    """Stretches of the laid-out audio (seconds) to decode again with beam search: around each
+    word the recogniser was unsure of, each claim it was not sure of (`claim_check`: times of a
+    sound-alike, or of a claim with an unsure word; where a claim sits, accuracy matters most),
+    each segment that repeats itself, and each chunk that gave no text; widened by REDO_CONTEXT
+    and cut at the gaps between greedy words, so no word is heard twice or lost."""
+    ends = [*decoded.starts[1:], decoded.time_map.duration]
+    marked: list[tuple[int, float, float]] = []  # chunk, start, end
+    spoken: set[int] = set()
+    words_of: dict[int, list[Any]] = {}
+    for seg in decoded.segments:
+        chunk = decoded.chunk_of(seg)
+        spoken.add(chunk)
+        words = [w for w in (seg.words or ()) if str(w.word).strip()]
+        words_of.setdefault(chunk, []).extend(words)
+        if float(seg.compression_ratio) > DOUBT_COMPRESSION or not words:
+            marked.append((chunk, float(seg.start), float(seg.end)))
+            continue
+        for w in words:
+            if float(w.probability) < DOUBT_WORD_PROBABILITY:
+                marked.append((chunk, float(w.start), float(w.end)))
+        if claim_check is not None:
+            marked.extend((chunk, a, b) for a, b in claim_check(seg))
+    for chunk in range(chunks):
+        if chunk not in spoken:
+            marked.append((chunk, decoded.starts[chunk], ends[chunk]))
+    windows: list[tuple[float, float]] = []
+    for chunk, a, b in sorted(marked):
+        lo, hi = decoded.starts[chunk], ends[chunk]
+        a, b = max(lo, a - REDO_CONTEXT), min(hi, b + REDO_CONTEXT)
+        words = words_of.get(chunk, [])
+        # Cut in the gap before the first word that reaches into the stretch, and after the
+        # last word that starts in it.
+        a = max([lo, *(float(w.end) for w in words if float(w.end) <= a)])
+        b = min([hi, *(float(w.start) for w in words if float(w.start) >= b)])
+        if windows and a <= windows[-1][1] and lo <= windows[-1][0]:
+            windows[-1] = (windows[-1][0], max(windows[-1][1], b))
+        else:
+            windows.append((a, b))
+    return windows
+
+
+def kept_segments(segments: list[Any], windows: list[tuple[float, float]]) -> list[Any]:
+    """The greedy segments without the words inside the windows decoded again: each run of
+    words left becomes a segment of its own."""
+    starts = [a for a, _ in windows]
+
+    def inside(w: Any) -> bool:
+        mid = (float(w.start) + float(w.end)) / 2
+        at = bisect.bisect_right(starts, mid) - 1
+        return at >= 0 and windows[at][0] <= mid <= windows[at][1]
+
+    out: list[Any] = []
+    for seg in segments:
+        run: list[Any] = []
+        for w in [*(seg.words or ()), None]:
+            if w is not None and not inside(w):
+                run.append(w)
+                continue
+            if run:
+                out.append(
+                    dataclasses.replace(
+                        seg,
+                        words=run,
+                        text="".join(str(x.word) for x in run),
+                        start=float(run[0].start),
+                        end=float(run[-1].end),
+                    )
+                )
+                run = []
+    return out
 
 
 def decode_part_size(device: str, batch_size: int) -> int:

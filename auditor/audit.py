@@ -13,6 +13,7 @@ import sys
 import threading
 from collections.abc import Callable
 from concurrent.futures import Future, ThreadPoolExecutor
+from typing import Any
 
 from auditor.asr import TranscribeProgress, Transcriber, packs_speech, usable_cpus
 from auditor.detect import scan_recording
@@ -32,6 +33,10 @@ from auditor.transcript import Transcript
 from auditor.windows import stream_windows
 
 log = logging.getLogger("auditor")
+
+# Adaptive decoding decodes a claim again with beam search unless the recogniser was at least
+# this sure of each of its words (a claim found by sound is always decoded again).
+CLAIM_SURE = 0.9
 
 
 def lower_thread_priority() -> None:
@@ -61,6 +66,7 @@ class Auditor:
         self._transcriber: Transcriber | None = None
         self._scanner: Scanner | None = None
         self._scanner_lock = threading.Lock()
+        self._claim_lock = threading.Lock()
         self._reader: TextReader | None = None
 
     @property
@@ -70,6 +76,26 @@ class Auditor:
             if self._scanner is None:
                 self._scanner = Scanner(self.lexicon, self.options.product_category)
             return self._scanner
+
+    def _unsure_claims(self, segment: Any) -> list[tuple[float, float]]:
+        """The times of the claims in a greedy segment (faster-whisper's, with words) that are
+        not sure: a sound-alike, or a claim with a word the recogniser was less than CLAIM_SURE
+        of. Adaptive decoding does them again with beam search. Called from the decoding
+        threads, one at a time."""
+        words = [w for w in (segment.words or ()) if str(w.word).strip()]
+        owner = [i for i, w in enumerate(words) for _ in str(w.word).strip()]
+        text = "".join(str(w.word).strip() for w in words)
+        probabilities = [float(words[i].probability) for i in owner]
+        with self._claim_lock:
+            matches = self.scanner.scan(text, probabilities)
+        out = []
+        for m in matches:
+            if m.end <= m.start:
+                continue
+            if m.kind == "sound-alike" or min(probabilities[m.start : m.end]) < CLAIM_SURE:
+                first, last = words[owner[m.start]], words[owner[m.end - 1]]
+                out.append((float(first.start), float(last.end)))
+        return out
 
     def _warm_scanner(self) -> None:
         # Build the scanner and load what its first scan needs (word dictionary, pinyin and
@@ -84,6 +110,7 @@ class Auditor:
         if self._transcriber is None:
             model = resolve_model(self.options.asr.model, progress=self._status)
             self._transcriber = Transcriber(model, self.options.asr)
+            self._transcriber.claim_check = self._unsure_claims
         return self._transcriber
 
     @property

@@ -49,6 +49,9 @@ PRODUCT_CATEGORIES = (
     "finance",
 )
 
+DECODINGS = ("adaptive", "greedy", "beam")
+DEFAULT_DECODING = "beam"
+
 _IN_KEY = {"key": "yes"}
 _NOT_IN_KEY = {"key": "no"}
 _IN_KEY_UNLESS_DEFAULT = {"key": "unless-default"}
@@ -60,7 +63,10 @@ def key_fields(options: Any) -> dict[str, Any]:
     for f in dataclasses.fields(options):
         mode = f.metadata.get("key", "yes")
         value = getattr(options, f.name)
-        if mode == "yes" or (mode == "unless-default" and value != f.default):
+        # "unless-default": the field's default, or the value every audit had before the field
+        # existed ("before"), leaves the key as it was.
+        before = f.metadata.get("before", f.default)
+        if mode == "yes" or (mode == "unless-default" and value != before):
             out[f.name] = value
     return out
 
@@ -80,6 +86,12 @@ class AsrOptions:
     hotwords: str | None = field(default=None, metadata=_IN_KEY)  # words to bias decoding towards
     guards: bool = field(default=True, metadata=_IN_KEY)  # drop text Whisper invents on music
     window_seconds: float = field(default=DEFAULT_WINDOW_SECONDS, metadata=_IN_KEY)
+    # beam: beam search everywhere (what every audit did before the option); greedy: beam 1;
+    # adaptive: greedy, then beam search again where the greedy text is doubtful or holds a
+    # claim (auditor.asr.doubtful_chunks).
+    decoding: str = field(
+        default=DEFAULT_DECODING, metadata={"key": "unless-default", "before": "beam"}
+    )
 
     def to_dict(self) -> dict[str, Any]:
         return dict(self.__dict__)

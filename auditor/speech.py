@@ -139,6 +139,17 @@ class TimeMap:
                 at += piece.duration
         self.duration = at
 
+    def pieces(self, audio: npt.NDArray[np.float32], a: float, b: float) -> list[Piece]:
+        """The laid-out audio between times a and b, as pieces of the recording: cut at the
+        seams between the pieces it was laid out from."""
+        out: list[Piece] = []
+        for at, start, length in zip(self._at, self._start, self._length, strict=True):
+            lo, hi = max(a, at), min(b, at + length)
+            if hi > lo:
+                samples = audio[round(lo * SAMPLE_RATE) : round(hi * SAMPLE_RATE)]
+                out.append(Piece(start + lo - at, samples))
+        return out
+
     def __call__(self, t: float, is_end: bool = False) -> float:
         """The recording's time of `t`. An end that falls on the seam of two pieces belongs to
         the earlier one (the word ended before the cut-out pause)."""

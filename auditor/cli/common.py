@@ -23,7 +23,9 @@ from auditor.errors import (
 )
 from auditor.files import printable, write_atomic
 from auditor.options import (
+    DECODINGS,
     DEFAULT_CLIP_PADDING,
+    DEFAULT_DECODING,
     DEFAULT_SCREEN_INTERVAL,
     PRODUCT_CATEGORIES,
     AsrOptions,
@@ -177,6 +179,15 @@ _ASR_OPTIONS = (
         help="Beam size for decoding (1 is faster but makes more errors on real speech).",
     ),
     click.option(
+        "--decoding",
+        type=click.Choice(DECODINGS),
+        default=DEFAULT_DECODING,
+        show_default=True,
+        help="adaptive: greedy decoding, then beam search again on the chunks whose text is "
+        "doubtful or holds a claim (about as accurate as beam, much faster); greedy: beam 1 "
+        "everywhere; beam: --beam-size everywhere.",
+    ),
+    click.option(
         "--batch-size",
         type=click.IntRange(1, 64),
         default=8,
@@ -195,7 +206,15 @@ _ASR_OPTIONS = (
 )
 
 
-_ASR_FIELDS = ("model", "device", "compute_type", "language", "beam_size", "batch_size")
+_ASR_FIELDS = (
+    "model",
+    "device",
+    "compute_type",
+    "language",
+    "beam_size",
+    "decoding",
+    "batch_size",
+)
 
 
 def asr_options(command: Callable[..., R]) -> Callable[..., R]:
