@@ -279,15 +279,20 @@ class Transcriber:
         windows = redo_windows(greedy, len(chunks), self.claim_check)
         if not windows:
             return [greedy]
-        pieces = [p for a, b in windows for p in greedy.time_map.pieces(greedy.audio, a, b)]
-        pieces = [p for p in pieces if p.duration > 0.05]
-        self.redecoded_seconds += sum(p.duration for p in pieces)
+        # One chunk per window: text decoded from two windows at once could not be put back
+        # between the greedy words that separate them.
+        redo = [
+            Chunk([p for p in greedy.time_map.pieces(greedy.audio, a, b) if p.duration > 0.05])
+            for a, b in windows
+        ]
+        redo = [c for c in redo if c.pieces]
+        self.redecoded_seconds += sum(c.duration for c in redo)
         out = [dataclasses.replace(greedy, segments=kept_segments(greedy.segments, windows))]
-        for packed in pack(iter([pieces]), group=self.options.batch_size):
-            group = [c for c in packed if c.pieces]
-            if group:
-                beam = self.options.beam_size
-                out.append(self._decode_once(pipeline, group, language or greedy.language, beam))
+        size = self.options.batch_size
+        for at in range(0, len(redo), size):
+            group = redo[at : at + size]
+            beam = self.options.beam_size
+            out.append(self._decode_once(pipeline, group, language or greedy.language, beam))
         return out
 
     def _decode_once(

@@ -21,7 +21,7 @@ from auditor.errors import InputError
 from auditor.files import sha256_file
 from auditor.lexicon import Lexicon, load_lexicon
 from auditor.media import MediaInfo, probe
-from auditor.models import resolve_model
+from auditor.models import model_on_disk, resolve_model
 from auditor.ocr import TextReader
 from auditor.options import AuditOptions
 from auditor.results import AuditResult, SourceInfo
@@ -59,11 +59,27 @@ class Auditor:
         options: AuditOptions,
         lexicon: Lexicon | None = None,
         status: Callable[[str], None] | None = None,
+        preload: bool = False,
     ) -> None:
         self.options = options
-        self.lexicon = lexicon or load_lexicon(options.lexicons)  # a broken lexicon fails here
         self._status = status
         self._transcriber: Transcriber | None = None
+        self._loading: threading.Thread | None = None
+        self._load_error: BaseException | None = None
+        if preload and model_on_disk(options.asr.model):
+            # (Not one to assemble or download first: a broken lexicon should not wait for it.)
+            # The model loads in CTranslate2 without the interpreter, so it can load while the
+            # lexicon is read (about a second of Python each, on a 2-core machine: start-up).
+            self._loading = threading.Thread(
+                target=self._load_transcriber, name="auditor-model-load"
+            )
+            self._loading.start()
+        try:
+            self.lexicon = lexicon or load_lexicon(options.lexicons)  # a broken one fails here
+        except BaseException:
+            if self._loading is not None:
+                self._loading.join()
+            raise
         self._scanner: Scanner | None = None
         self._scanner_lock = threading.Lock()
         self._claim_lock = threading.Lock()
@@ -104,13 +120,27 @@ class Auditor:
         lower_thread_priority()
         self.scanner.scan("这款是全网最好的，最近老师会押题，药到病除")
 
+    def _load_transcriber(self) -> None:
+        try:
+            model = resolve_model(self.options.asr.model, progress=self._status)
+            transcriber = Transcriber(model, self.options.asr)
+            transcriber.claim_check = self._unsure_claims
+            self._transcriber = transcriber
+        except BaseException as exc:  # raised where the transcriber is first wanted
+            self._load_error = exc
+
     @property
     def transcriber(self) -> Transcriber:
-        """Loaded on first use, so bad input fails fast without loading a model."""
-        if self._transcriber is None:
-            model = resolve_model(self.options.asr.model, progress=self._status)
-            self._transcriber = Transcriber(model, self.options.asr)
-            self._transcriber.claim_check = self._unsure_claims
+        """Loaded on first use, so bad input fails fast without loading a model; or, with
+        `preload`, from the start, beside the lexicon."""
+        if self._loading is not None:
+            self._loading.join()
+            self._loading = None
+        elif self._transcriber is None and self._load_error is None:
+            self._load_transcriber()
+        if self._load_error is not None:
+            raise self._load_error
+        assert self._transcriber is not None
         return self._transcriber
 
     @property

@@ -156,6 +156,16 @@ def resolve_model(name_or_path: str, progress: ProgressCallback | None = None) -
     return ResolvedModel(name=name_or_path, path=str(found), sha256=None)
 
 
+def model_on_disk(name_or_path: str) -> bool:
+    """Whether resolve_model would find the model without assembling or downloading it."""
+    candidate = Path(name_or_path).expanduser()
+    if candidate.exists() or os.sep in name_or_path:
+        return _is_ct2_folder(candidate)
+    if name_or_path == DEFAULT_MODEL:
+        return _base_is_assembled(base_model_dir())
+    return _hub_path(name_or_path, allow_download=False) is not None
+
+
 def list_models() -> list[ModelEntry]:
     base = base_model_dir()
     entries = [

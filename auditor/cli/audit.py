@@ -145,7 +145,7 @@ def audit(
             from auditor.clips import prepare_folder
 
             prepare_folder(clips_dir)
-        auditor = Auditor(options, status=None if quiet else status)
+        auditor = Auditor(options, status=None if quiet else status, preload=True)
         results: list[AuditResult] = []
         bad_input = False
         for path in paths:

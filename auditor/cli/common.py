@@ -183,9 +183,10 @@ _ASR_OPTIONS = (
         type=click.Choice(DECODINGS),
         default=DEFAULT_DECODING,
         show_default=True,
-        help="adaptive: greedy decoding, then beam search again on the chunks whose text is "
-        "doubtful or holds a claim (about as accurate as beam, much faster); greedy: beam 1 "
-        "everywhere; beam: --beam-size everywhere.",
+        help="beam: --beam-size everywhere; greedy: beam 1 everywhere (about a fifth less "
+        "CPU, nearly twice the errors on real speech); adaptive (experimental): greedy, then "
+        "beam search again where the greedy text is doubtful or holds an unsure claim, "
+        "measured slower and less accurate than beam so far (scripts/bench.py --only decoding).",
     ),
     click.option(
         "--batch-size",
