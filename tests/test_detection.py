@@ -30,6 +30,16 @@ def test_held_out_set_stays_close() -> None:
     assert precision >= 0.93 and recall >= 0.88, score.table()
 
 
+def test_real_claims_stay_at_the_level_measured() -> None:
+    # Claims quoted from real public cases (tests/data/real/README.md). The held-out part was
+    # never tuned on; its figures (P 0.845, R 0.566 when this was written) are below the target
+    # of 0.90 / 0.80: this guards them against falling further, it does not claim the target.
+    dev = evaluate_text(DATA / "real" / "dev.tsv").micro()
+    held_out = evaluate_text(DATA / "real" / "heldout.tsv").micro()
+    assert dev[0] >= 0.93 and dev[1] >= 0.70, dev
+    assert held_out[0] >= 0.82 and held_out[1] >= 0.54, held_out
+
+
 def test_end_to_end_on_speech_clips() -> None:
     """The 24 shared clips through the real `auditor audit`: recall >= 0.85, <= 1 false finding."""
     score = evaluate_clips(DATA / "zh_tts")
