@@ -36,8 +36,9 @@ import subprocess
 import sys
 import tempfile
 import time
-from dataclasses import replace
+from dataclasses import dataclass, replace
 from pathlib import Path
+from typing import Any
 
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
@@ -231,7 +232,6 @@ def quality(tmp: Path) -> None:
     from auditor.audit import Auditor
     from auditor.options import AuditOptions
 
-    table = list(csv.DictReader((CLIPS / "sentences.tsv").open(encoding="utf-8"), delimiter="\t"))
     noises = [
         make_noise("silence", 300, tmp / "silence.wav"),
         make_noise("music", 120, tmp / "music.wav"),
@@ -247,11 +247,7 @@ def quality(tmp: Path) -> None:
         "beam size 1": (replace(base.asr, beam_size=1), speech.SPEECH_PAD_MS),
         "VAD padding 400 ms (faster-whisper's)": (base.asr, 400),
     }
-    real = [
-        (REAL / f"{line.split()[0]}.wav", "".join(line.split()[1:]))
-        for line in (REAL / "text").read_text(encoding="utf-8").splitlines()
-        if line.strip()
-    ]
+    table, real = labelled_speech()
     print("\n## quality: 24 shared clips (expected categories) and synthetic noise")
     print(
         f"hotwords: {len(hot)} characters of {len(lexicon_terms)} lexicon terms; prompt: {PROMPT}"
@@ -265,21 +261,7 @@ def quality(tmp: Path) -> None:
         speech.SPEECH_PAD_MS = padding
         auditor = Auditor(replace(base, asr=asr))
         started = time.perf_counter()
-        expected = found = false = 0
-        clip_errors = clip_chars = real_errors = real_chars = 0
-        for row in table:
-            want = set() if row["expect"] == "-" else set(row["expect"].split(","))
-            result = auditor.audit(str(CLIPS / f"{row['id']}.wav"))
-            got = {f.category for f in result.findings}
-            expected += len(want)
-            found += len(want & got)
-            false += sum(1 for f in result.findings if f.category not in want)
-            clip_errors += edit_distance(_chars(row["text"]), _chars(result.transcript.text))
-            clip_chars += len(_chars(row["text"]))
-        for path, reference in real:
-            result = auditor.audit(str(path))
-            real_errors += edit_distance(_chars(reference), _chars(result.transcript.text))
-            real_chars += len(_chars(reference))
+        score = score_speech(auditor, table, real)
         noise_segments = noise_findings = 0
         for noise in noises:
             result = auditor.audit(str(noise))
@@ -287,8 +269,8 @@ def quality(tmp: Path) -> None:
             noise_findings += len(result.findings)
         took = time.perf_counter() - started
         print(
-            f"| {name} | {found}/{expected} ({found / expected:.0%}) | {false} | "
-            f"{clip_errors / clip_chars:.3f} | {real_errors / real_chars:.3f} | "
+            f"| {name} | {score.found}/{score.expected} ({score.found / score.expected:.0%}) | "
+            f"{score.false_clips} | {score.cer_clips:.3f} | {score.cer_real:.3f} | "
             f"{noise_segments} | {noise_findings} | {took:.0f} |"
         )
     speech.SPEECH_PAD_MS = configs["default"][1]
@@ -303,12 +285,7 @@ def decoding(tmp: Path) -> None:
     from auditor.audit import CLAIM_SURE, Auditor
     from auditor.options import DECODINGS, AuditOptions
 
-    table = list(csv.DictReader((CLIPS / "sentences.tsv").open(encoding="utf-8"), delimiter="\t"))
-    real = [
-        (REAL / f"{line.split()[0]}.wav", "".join(line.split()[1:]))
-        for line in (REAL / "text").read_text(encoding="utf-8").splitlines()
-        if line.strip()
-    ]
+    table, real = labelled_speech()
     print("\n## decoding: beam 5, greedy (beam 1), adaptive (greedy, beam 5 where doubtful)")
     print(
         f"adaptive thresholds: word probability < {asr.DOUBT_WORD_PROBABILITY}, compression "
@@ -325,30 +302,61 @@ def decoding(tmp: Path) -> None:
         auditor = Auditor(replace(base, asr=replace(base.asr, decoding=mode)))
         auditor.transcriber  # noqa: B018  (loaded before the clock starts)
         started = time.perf_counter()
-        expected = found = false = 0
-        clip_errors = clip_chars = real_errors = real_chars = 0
-        for row in table:
-            want = set() if row["expect"] == "-" else set(row["expect"].split(","))
-            result = auditor.audit(str(CLIPS / f"{row['id']}.wav"))
-            got = {f.category for f in result.findings}
-            expected += len(want)
-            found += len(want & got)
-            false += sum(1 for f in result.findings if f.category not in want)
-            clip_errors += edit_distance(_chars(row["text"]), _chars(result.transcript.text))
-            clip_chars += len(_chars(row["text"]))
-        for path, reference in real:
-            result = auditor.audit(str(path))
-            false += len(result.findings)
-            real_errors += edit_distance(_chars(reference), _chars(result.transcript.text))
-            real_chars += len(_chars(reference))
+        score = score_speech(auditor, table, real)
         took = time.perf_counter() - started
         t = auditor.transcriber
         again = t.redecoded_seconds / t.decoded_seconds if t.decoded_seconds else 0.0
         print(
-            f"| {mode} | {clip_errors / clip_chars:.3f} | {real_errors / real_chars:.3f} | "
-            f"{found}/{expected} | {false} | "
+            f"| {mode} | {score.cer_clips:.3f} | {score.cer_real:.3f} | "
+            f"{score.found}/{score.expected} | {score.false_clips + score.false_real} | "
             f"{again:.0%} | {took:.0f} |"
         )
+
+
+def labelled_speech() -> tuple[list[dict[str, str]], list[tuple[Path, str]]]:
+    """The shared clips' labels (id, expect, text), and the real recordings with their text."""
+    table = list(csv.DictReader((CLIPS / "sentences.tsv").open(encoding="utf-8"), delimiter="\t"))
+    real = [
+        (REAL / f"{line.split()[0]}.wav", "".join(line.split()[1:]))
+        for line in (REAL / "text").read_text(encoding="utf-8").splitlines()
+        if line.strip()
+    ]
+    return table, real
+
+
+@dataclass
+class SpeechScore:
+    found: int  # expected categories found on the shared clips
+    expected: int
+    false_clips: int  # findings of a category the clip does not hold
+    false_real: int  # findings on the real recordings (they hold no claim)
+    cer_clips: float
+    cer_real: float
+
+
+def score_speech(
+    auditor: Any, table: list[dict[str, str]], real: list[tuple[Path, str]]
+) -> SpeechScore:
+    """Claims found and character error rates of one Auditor over the clips and real speech."""
+    expected = found = false = false_real = 0
+    clip_errors = clip_chars = real_errors = real_chars = 0
+    for row in table:
+        want = set() if row["expect"] == "-" else set(row["expect"].split(","))
+        result = auditor.audit(str(CLIPS / f"{row['id']}.wav"))
+        got = {f.category for f in result.findings}
+        expected += len(want)
+        found += len(want & got)
+        false += sum(1 for f in result.findings if f.category not in want)
+        clip_errors += edit_distance(_chars(row["text"]), _chars(result.transcript.text))
+        clip_chars += len(_chars(row["text"]))
+    for path, reference in real:
+        result = auditor.audit(str(path))
+        false_real += len(result.findings)
+        real_errors += edit_distance(_chars(reference), _chars(result.transcript.text))
+        real_chars += len(_chars(reference))
+    return SpeechScore(
+        found, expected, false, false_real, clip_errors / clip_chars, real_errors / real_chars
+    )
 
 
 def _chars(text: str) -> str:
