@@ -247,10 +247,10 @@ class Transcriber:
             done = list(pool.map(lane, range(lanes)))
         return [d for i in range(len(parts)) for d in done[i % lanes][i // lanes]]
 
-    def _options(self, language: str | None, beam_size: int | None = None) -> dict[str, Any]:
+    def _options(self, language: str | None, beam_size: int) -> dict[str, Any]:
         return {
             "language": language,
-            "beam_size": beam_size or self.options.beam_size,
+            "beam_size": beam_size,
             "word_timestamps": True,
             "condition_on_previous_text": False,  # it feeds repetition loops on long streams
             "initial_prompt": self.options.initial_prompt,

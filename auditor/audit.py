@@ -29,7 +29,7 @@ from auditor.scan import Scanner
 from auditor.screen import read_screen
 from auditor.screentext import ScreenText
 from auditor.times import utc_now
-from auditor.transcript import Transcript
+from auditor.transcript import Segment, Transcript, TranscriptText, Word
 from auditor.windows import stream_windows
 
 log = logging.getLogger("auditor")
@@ -98,20 +98,22 @@ class Auditor:
         not sure: a sound-alike, or a claim with a word the recogniser was less than CLAIM_SURE
         of. Adaptive decoding does them again with beam search. Called from the decoding
         threads, one at a time."""
-        words = [w for w in (segment.words or ()) if str(w.word).strip()]
-        owner = [i for i, w in enumerate(words) for _ in str(w.word).strip()]
-        text = "".join(str(w.word).strip() for w in words)
-        probabilities = [float(words[i].probability) for i in owner]
+        words = tuple(
+            Word(float(w.start), float(w.end), str(w.word).strip(), float(w.probability))
+            for w in (segment.words or ())
+            if str(w.word).strip()
+        )
+        if not words:
+            return []
+        view = TranscriptText.build((Segment(words[0].start, words[-1].end, "", words),))
         with self._claim_lock:
-            matches = self.scanner.scan(text, probabilities)
-        out = []
-        for m in matches:
-            if m.end <= m.start:
-                continue
-            if m.kind == "sound-alike" or min(probabilities[m.start : m.end]) < CLAIM_SURE:
-                first, last = words[owner[m.start]], words[owner[m.end - 1]]
-                out.append((float(first.start), float(last.end)))
-        return out
+            matches = self.scanner.scan(view.text, view.char_probabilities())
+        return [
+            view.span_times(m.start, m.end)
+            for m in matches
+            if m.end > m.start
+            and (m.kind == "sound-alike" or view.span_probability(m.start, m.end) < CLAIM_SURE)
+        ]
 
     def _warm_scanner(self) -> None:
         # Build the scanner and load what its first scan needs (word dictionary, pinyin and
