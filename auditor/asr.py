@@ -375,6 +375,38 @@ class Transcriber:
             out.append(Segment(sentence[0].start, sentence[-1].end, text, tuple(sentence)))
         return out
 
+    def piece_logprobs(
+        self, samples: npt.NDArray[np.float32], texts: list[list[str]], language: str = "zh"
+    ) -> list[list[float]]:
+        """How likely the model finds each text for these samples (at most 30 s), piece by
+        piece: for each text (a list of pieces, read one after another), the sum of each piece's
+        tokens' log probabilities. CTranslate2's `align` forces the tokens through the decoder
+        (as faster-whisper's word timestamps use it); the audio is encoded once."""
+        from faster_whisper.audio import pad_or_trim
+        from faster_whisper.tokenizer import Tokenizer
+
+        model = self._model
+        tokenizer = Tokenizer(
+            model.hf_tokenizer, model.model.is_multilingual, task="transcribe", language=language
+        )
+        features = model.feature_extractor(samples)
+        frames = min(int(features.shape[-1]), 3000)
+        encoded = model.encode(pad_or_trim(features))
+        out = []
+        for pieces in texts:
+            tokens = [tokenizer.encode(piece) for piece in pieces]
+            flat = [t for piece in tokens for t in piece]
+            if not flat:
+                out.append([0.0] * len(pieces))
+                continue
+            result = model.model.align(encoded, tokenizer.sot_sequence, [flat], frames)[0]
+            logs = np.log(np.maximum(np.asarray(result.text_token_probs, np.float64), 1e-12))
+            ends = np.cumsum([len(t) for t in tokens])
+            out.append(
+                [float(logs[e - len(t) : e].sum()) for t, e in zip(tokens, ends, strict=True)]
+            )
+        return out
+
 
 @dataclass(frozen=True)
 class _Decoded:

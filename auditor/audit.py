@@ -19,8 +19,9 @@ from auditor.asr import TranscribeProgress, Transcriber, packs_speech, usable_cp
 from auditor.detect import scan_recording
 from auditor.errors import InputError
 from auditor.files import sha256_file
+from auditor.findings import Finding
 from auditor.lexicon import Lexicon, load_lexicon
-from auditor.media import MediaInfo, probe
+from auditor.media import MediaInfo, extract_audio, probe
 from auditor.models import model_on_disk, resolve_model
 from auditor.ocr import TextReader
 from auditor.options import AuditOptions
@@ -30,6 +31,7 @@ from auditor.screen import read_screen
 from auditor.screentext import ScreenText
 from auditor.times import utc_now
 from auditor.transcript import Segment, Transcript, TranscriptText, Word
+from auditor.verify import TERM_MARGIN, verify_findings
 from auditor.windows import stream_windows
 
 log = logging.getLogger("auditor")
@@ -237,10 +239,13 @@ class Auditor:
             has_video=info.has_video,
             audio_streams=len(info.audio_streams),
         )
+        findings = scan_recording(path, transcript, screen_text, self.scanner)
+        if self.options.verify:
+            findings = self.verified(findings, transcript, info)
         return AuditResult(
             source=source,
             transcript=transcript,
-            findings=scan_recording(path, transcript, screen_text, self.scanner),
+            findings=findings,
             options=self.options,
             model=self.transcriber.model_info,
             device=self.transcriber.device,
@@ -249,4 +254,24 @@ class Auditor:
             started=started,
             finished=utc_now(),
             screen=screen_text,
+        )
+
+    def verified(
+        self,
+        findings: tuple[Finding, ...],
+        transcript: Transcript,
+        info: MediaInfo,
+        margin: float = TERM_MARGIN,
+    ) -> tuple[Finding, ...]:
+        """The findings with their sound-alikes checked against the recording's audio
+        (auditor.verify): each keeps its evidence, or goes when the audio does not support it."""
+        stream, timeout = self.options.audio_stream, self.options.ffmpeg_timeout
+        known = transcript.language not in ("", "auto", "unknown")
+        language = transcript.language if known else "zh"
+        return verify_findings(
+            findings,
+            transcript,
+            lambda start, seconds: extract_audio(info, stream, timeout, (start, seconds)),
+            lambda samples, texts: self.transcriber.piece_logprobs(samples, texts, language),
+            margin,
         )

@@ -161,14 +161,18 @@ def check_stream(info: MediaInfo, audio_stream: int) -> None:
         )
 
 
-def ffmpeg_pcm_args(info: MediaInfo, audio_stream: int) -> list[str]:
-    """ffmpeg's arguments to write one audio stream to stdout as 16 kHz mono s16le."""
+def ffmpeg_pcm_args(
+    info: MediaInfo, audio_stream: int, span: tuple[float, float] | None = None
+) -> list[str]:
+    """ffmpeg's arguments to write one audio stream to stdout as 16 kHz mono s16le; only the
+    `span` (start, duration in seconds) of it when given."""
     import ffmpeg
 
+    seek = {"ss": f"{span[0]:.3f}", "t": f"{span[1]:.3f}"} if span else {}
     # ffmpeg-python hashes its arguments as UTF-8, which a name with undecodable bytes (surrogate
     # escapes) is not: compile with a stand-in and put the real name in the argument list.
     args: list[str] = (
-        ffmpeg.input(_INPUT_STAND_IN)
+        ffmpeg.input(_INPUT_STAND_IN, **seek)
         .output(
             "pipe:",
             format="s16le",
@@ -184,14 +188,18 @@ def ffmpeg_pcm_args(info: MediaInfo, audio_stream: int) -> list[str]:
 
 
 def extract_audio(
-    info: MediaInfo, audio_stream: int = 0, timeout: float | None = None
+    info: MediaInfo,
+    audio_stream: int = 0,
+    timeout: float | None = None,
+    span: tuple[float, float] | None = None,
 ) -> npt.NDArray[np.float32]:
-    """Decode one whole audio stream to 16 kHz mono float32 samples in [-1, 1].
+    """Decode one whole audio stream (or the `span` of it: start, duration in seconds) to 16 kHz
+    mono float32 samples in [-1, 1].
 
     Holds the whole stream in memory; long recordings go through `auditor.windows` instead.
     """
     check_stream(info, audio_stream)
-    args = ffmpeg_pcm_args(info, audio_stream)
+    args = ffmpeg_pcm_args(info, audio_stream, span)
     log.debug("running %s", args)
     try:
         done = subprocess.run(args, capture_output=True, timeout=timeout, check=False)

@@ -125,6 +125,9 @@ class AuditOptions:
     product_category: str = "general"  # what is sold: some rules apply only to some goods
     ffmpeg_timeout: float | None = 600.0  # seconds ffmpeg may give no audio; None: no limit
     screen: ScreenOptions = field(default_factory=ScreenOptions)
+    # Check sound-alike findings against the audio (auditor.verify). It decides which findings
+    # are kept, not what is transcribed, so it is not in the settings key (like the lexicons).
+    verify: bool = field(default=True, metadata=_NOT_IN_KEY)
 
     def to_dict(self) -> dict[str, Any]:
         return dataclasses.asdict(self)

@@ -8,8 +8,11 @@ Four ways to find a candidate, cheapest first:
 3. regular-expression patterns over the normalised text, and word rules (最 + an adjective) told
    apart with jieba around each head character;
 4. sound-alikes: the same terms on sound keys (auditor.phonetic), for what speech recognition
-   wrote with the wrong characters. Kept only with support: the category's context words nearby,
-   a long term, or a rule that opts in; and not when the recogniser was sure of other words.
+   wrote with the wrong characters, and in recognised speech, around the words the recogniser
+   was unsure of, runs of syllables near a term by a weighted distance (auditor.similarity: a
+   final or initial confused, a syllable dropped or added). Kept only with support: the
+   category's context words nearby, a long term, or a rule that opts in; and not when the
+   recogniser was sure of other words. `auditor.verify` then checks them against the audio.
 The heavier checks (jieba word boundaries, exemptions, clause bounds) run only around candidates.
 A claim's category follows the product sold (`as_product` in categories.toml), and words that make
 one claim make one finding: a match inside another match's words gives way to it.
@@ -33,7 +36,8 @@ from auditor.anchors import required_literals
 from auditor.findings import Why
 from auditor.lexicon import Combination, Exemption, Lexicon, Part, Rule
 from auditor.normalize import Normalized, normalize, normalize_term
-from auditor.phonetic import is_cjk, sound_keys, term_sound_keys
+from auditor.phonetic import fuzzy_syllable, is_cjk, sound_keys, term_sound_keys
+from auditor.similarity import Syllable, allowed, distance, heard_syllables, syllables
 
 log = logging.getLogger("auditor")
 
@@ -47,6 +51,13 @@ LONG_SOUNDALIKE = 4
 # Above this recognition probability the recogniser heard the words it wrote: no sound-alike
 # without context.
 SURE_PROBABILITY = 0.97
+# Weighted sound-alikes are looked for only in windows holding a word the recogniser was less
+# sure of than this: a confident recogniser wrote what was said, and the search stays cheap
+# (scripts/bench_soundalike.py measured the hard media with it).
+NEAR_UNSURE = 0.9
+# How to find sound-alikes: none; "keys", equal sound keys only; "near", keys and the weighted
+# distance (the default; the others are for measuring what each adds).
+SOUNDALIKE_MODES = ("none", "keys", "near")
 
 
 @dataclass(frozen=True)
@@ -60,6 +71,7 @@ class Match:
     kind: str  # exact | variant | sound-alike
     severity: str
     context_support: bool = False  # sound-alike only: the category's context words were near
+    distance: float = 0.0  # sound-alike only: weighted syllable distance from the term (0: keys)
     why: Why = ()  # the rule's parts and the words that matched them; () for a plain term
     category: str = ""  # the rule's category, for the product sold
     legal_basis: str = ""
@@ -116,12 +128,24 @@ def _dictionary(tags: frozenset[str]) -> segment.Dictionary:
     return segment.load_dictionary(tags)
 
 
+@dataclass(frozen=True)
+class _Near:
+    """A term's syllables, for the weighted sound-alike search, and one of its positions."""
+
+    item: _Term
+    syllables: tuple[Syllable, ...]
+    at: int  # the syllable of the term that the index found
+
+
 class Scanner:
-    def __init__(self, lexicon: Lexicon, product: str = "general") -> None:
+    def __init__(
+        self, lexicon: Lexicon, product: str = "general", soundalikes: str = "near"
+    ) -> None:
         import ahocorasick
 
         self.lexicon = lexicon
         self.product = product
+        self.soundalikes = soundalikes
         rules = [r for r in lexicon.rules if r.products is None or product in r.products]
         self._rules = rules
         self._routed = {rule.id: self._route(rule) for rule in rules}
@@ -134,6 +158,8 @@ class Scanner:
         self._class_patterns = {
             c: lexicon.classes[c].patterns for c in used_classes if lexicon.classes[c].patterns
         }
+        # Fuzzy key of a syllable -> the terms holding it, for the weighted sound-alike search.
+        self._near: dict[str, list[_Near]] = {}
         self._automaton = ahocorasick.Automaton()
         entries: dict[str, list[_Term | tuple[Exemption, int] | _Anchor | _ClassWord]] = {}
         sounds: dict[str, list[_Term]] = {}
@@ -142,8 +168,9 @@ class Scanner:
                 item = _Term(rule, term, normalize_term(term))
                 entries.setdefault(item.key, []).append(item)
                 cjk = sum(1 for c in item.key if is_cjk(c))
-                if rule.soundalike != "never" and cjk >= 2:
+                if rule.soundalike != "never" and cjk >= 2 and soundalikes != "none":
                     sounds.setdefault(term_sound_keys(item.key), []).append(item)
+                    self._index_near(item)
         for exemption in lexicon.exemptions:
             for phrase in exemption.phrases:
                 entries.setdefault(phrase, []).append((exemption, len(phrase)))
@@ -204,6 +231,17 @@ class Scanner:
             if isinstance(t, _Term) and len(t.key) <= IDIOM_LENGTH and all(map(is_cjk, t.key))
         )
 
+    def _index_near(self, item: _Term) -> None:
+        if self.soundalikes != "near":
+            return
+        said = syllables(item.key)
+        if any(s is None for s in said):
+            return  # figures or Latin letters in the term: the sound keys alone
+        known = tuple(s for s in said if s is not None)
+        for at, syllable in enumerate(known):
+            key = fuzzy_syllable(syllable.initial + syllable.final)
+            self._near.setdefault(key, []).append(_Near(item, known, at))
+
     def _route(self, rule: Rule) -> _Routed:
         category = self.lexicon.categories[rule.category]
         routed = self.lexicon.categories[category.for_product(self.product)]
@@ -228,6 +266,8 @@ class Scanner:
         candidates = [m for m in candidates if not self._inside_longer_word(m, simplified)]
         if self._has_sounds:
             candidates += self._soundalikes(text, norm, candidates, probabilities)
+        if self._near and probabilities is not None:
+            candidates += self._near_soundalikes(text, norm, candidates, probabilities)
         candidates = [m for m in candidates if self._in_context(m, norm.text)]
         kept = [m for m in candidates if not self._exempt(m, norm.text, phrases, bounds)]
         return _resolve_overlaps(kept, self._fallback)
@@ -245,6 +285,7 @@ class Scanner:
         kind: str | None = None,
         support: bool = False,
         why: Why = (),
+        distance: float = 0.0,
     ) -> Match:
         start, end = norm.source_span(n_start, n_end)
         if kind is None:
@@ -261,6 +302,7 @@ class Scanner:
             kind,
             routed.severity,
             support,
+            distance,
             why,
             routed.category,
             routed.legal_basis,
@@ -452,6 +494,73 @@ class Scanner:
                 )
                 if not self._inside_longer_word(match, norm.simplified):
                     out.append(match)
+        return out
+
+    def _near_soundalikes(
+        self, text: str, norm: Normalized, found: list[Match], probabilities: Sequence[float]
+    ) -> list[Match]:
+        """Terms whose syllables are within `similarity.allowed` of a run of heard syllables
+        holding a word the recogniser was unsure of (below NEAR_UNSURE). Each syllable of the
+        term found among the heard ones places the term there, give or take a syllable at each end
+        (one added, in a long term); the nearest run wins. A run shorter than the term (a syllable
+        dropped) is not taken: its free edge makes any word that ends like a term near it (准时结束
+        holds 时结束, a syllable from 随时结束), and the recogniser, when it drops a syllable,
+        mostly drops it from a figure (三百九十九 written 399, docs/soundalike-errors.md)."""
+        n = len(norm.text)
+        probs = np.asarray(probabilities, dtype=np.float64)
+        starts = np.minimum(norm.starts, max(0, probs.size - 1))
+        unsure = probs[starts] < NEAR_UNSURE if probs.size else np.zeros(n, bool)
+        if not unsure.any():
+            return []
+        before = np.concatenate(([0], np.cumsum(unsure)))  # unsure characters before each offset
+        heard = heard_syllables(norm.text)
+        held: dict[str, list[tuple[int, int]]] = {}  # spans each rule has matched already
+        for m in found:
+            held.setdefault(m.rule.id, []).append((m.norm_start, m.norm_end))
+        seen: set[tuple[int, int, int]] = set()
+        candidates: list[tuple[float, int, int, int, _Term]] = []
+        reach = 10  # the longest term of interest, plus one
+        offsets = np.arange(n)
+        lo, hi = np.maximum(0, offsets - reach), np.minimum(n, offsets + reach + 1)
+        near = np.flatnonzero(before[hi] > before[lo])  # an unsure character within reach
+        for p in near.tolist():
+            here = heard[p]
+            if here is None:
+                continue
+            for entry in self._near.get(fuzzy_syllable(here.initial + here.final), ()):
+                size = len(entry.syllables)
+                origin = p - entry.at
+                for a in (origin, origin - 1, origin + 1):
+                    for b in (a + size, a + size + 1):
+                        if a < 0 or b > n or not a <= p < b:
+                            continue
+                        if b - a != size and size < LONG_SOUNDALIKE:
+                            continue  # a syllable added: only in a long term
+                        if before[b] == before[a] or (a, b, id(entry.item)) in seen:
+                            continue  # sure of every word there, or measured already
+                        seen.add((a, b, id(entry.item)))
+                        window = heard[a:b]
+                        if any(s is None for s in window):
+                            continue
+                        d = distance(entry.syllables, window)  # type: ignore[arg-type]
+                        if 0 < d <= allowed(size):
+                            candidates.append((d, abs(b - a - size), a, b, entry.item))
+        # The nearest first, and the same number of syllables before one dropped or added; a
+        # rule's words are matched once (no second, wider window around an exact match).
+        out: list[Match] = []
+        for d, _, a, b, item in sorted(candidates, key=lambda c: c[:3]):
+            spans = held.setdefault(item.rule.id, [])
+            if any(x < b and a < y for x, y in spans) or norm.text[a:b] == item.key:
+                continue
+            support = self._context_support(norm.text, a, b, item.rule.category)
+            if not self._plausible(item, norm, a, b, support, probabilities):
+                continue
+            match = self._match(
+                text, norm, item.rule, item.term, a, b, "sound-alike", support, distance=d
+            )
+            if not self._inside_longer_word(match, norm.simplified):
+                out.append(match)
+                spans.append((a, b))
         return out
 
     def _in_context(self, match: Match, norm_text: str) -> bool:

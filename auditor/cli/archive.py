@@ -25,6 +25,7 @@ from auditor.cli.common import (
     since_option_value,
     source_glob_option,
     status,
+    verify_option,
     write_output,
 )
 from auditor.errors import EXIT_FAILED, EXIT_OK
@@ -137,6 +138,7 @@ class _BatchDisplay:
 )
 @asr_options
 @screen_options
+@verify_option()
 @ffmpeg_timeout_option(
     "Stop ffmpeg and record the file as failed when it gives no audio for this many seconds; "
     "0 = no limit."
@@ -160,6 +162,7 @@ def batch(
     asr: AsrOptions,
     audio_stream: int,
     screen: ScreenOptions,
+    verify: bool,
     ffmpeg_timeout: float,
     lexicons: Sequence[str],
     product_category: str,
@@ -194,6 +197,7 @@ def batch(
             lexicons=tuple(lexicons),
             product_category=product_category,
             screen=screen,
+            verify=verify,
         )
         config = BatchConfig(
             paths=tuple(paths),

@@ -23,6 +23,7 @@ from auditor.cli.common import (
     run,
     screen_options,
     status,
+    verify_option,
     write_output,
 )
 from auditor.errors import EXIT_FINDINGS, EXIT_INPUT, EXIT_OK, InputError
@@ -84,6 +85,7 @@ class _Progress:
 )
 @asr_options
 @screen_options
+@verify_option()
 @ffmpeg_timeout_option(
     "Stop ffmpeg and report the file when it gives no audio for this many seconds (a hung "
     "read, e.g. from a FIFO); 0 = no limit."
@@ -107,6 +109,7 @@ def audit(
     asr: AsrOptions,
     audio_stream: int,
     screen: ScreenOptions,
+    verify: bool,
     ffmpeg_timeout: float,
     lexicons: Sequence[str],
     fail_on: str,
@@ -137,6 +140,7 @@ def audit(
             product_category=product_category,
             ffmpeg_timeout=ffmpeg_timeout or None,
             screen=screen,
+            verify=verify,
         )
         if output and output != "-" and not os.path.isdir(os.path.dirname(output) or "."):
             # before any audio: not after an hour of transcription

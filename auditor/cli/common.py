@@ -309,6 +309,16 @@ def clip_padding_option() -> Callable[[Callable[..., R]], Callable[..., R]]:
     )
 
 
+def verify_option() -> Callable[[Callable[..., R]], Callable[..., R]]:
+    return click.option(
+        "--verify/--no-verify",
+        default=True,
+        show_default=True,
+        help="Check each sound-alike finding against the audio: keep it only when the "
+        "recogniser finds the lexicon term nearly as likely as the words it wrote.",
+    )
+
+
 def screen_options(command: Callable[..., R]) -> Callable[..., R]:
     """Add --screen/--no-screen and --screen-interval, and hand the command one
     `screen: ScreenOptions` built from them."""

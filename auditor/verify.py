@@ -1,0 +1,140 @@
+"""Acoustic verification of sound-alike findings: ask the recogniser itself whether the lexicon
+term fits the audio of the words it heard, compared with what it wrote.
+
+A sound-alike is a resemblance of syllables (auditor.phonetic, auditor.similarity); resemblance
+alone flags 文赚 as 稳赚 but also ordinary words that happen to sound near a term. For each
+sound-alike finding, the audio of its words (and one word each side, for context) is cut from the
+recording; the snippets of one recording are laid end to end, with short silences, into windows
+of at most 30 s, each encoded once. Two texts are forced through the decoder for each window
+(CTranslate2's Whisper `align`, via `Transcriber.piece_logprobs`): what was heard, and the same
+with every finding's words replaced by its term. A finding's `heard_logprob` and `term_logprob`
+are the sums of the log probabilities of its own snippet's tokens in each (snippets are apart, so
+a neighbour's change moves them little); it is kept when the term is nearly as likely as what
+was heard (TERM_MARGIN).
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import logging
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
+
+import numpy as np
+import numpy.typing as npt
+
+from auditor.findings import Finding
+from auditor.media import SAMPLE_RATE
+from auditor.transcript import Transcript, TranscriptText
+
+log = logging.getLogger("auditor")
+
+# A finding is kept when its term's log probability is at most this far (nats, summed over its
+# snippet's tokens) below the heard text's. The recogniser wrote its own best guess, so the term
+# is nearly always less likely: on the hard media and the clips (scripts/bench_soundalike.py,
+# README "Sound-alike findings") misheard claims scored from +6.5 to -12.7 nats against what was
+# heard, and the sound-alikes that were no claim (的小 for 特效, 紧下单 for 微信下单) -17.6 to
+# -24.8.
+TERM_MARGIN = 14.0
+# Audio kept before the first and after the last word of a snippet, seconds: word times are
+# rough, and a cut through a syllable makes both texts unlikely.
+PAD = 0.25
+# Silence between snippets in a window, seconds.
+GAP = 0.4
+# The encoder sees 30 s at a time; a little room for the padding.
+WINDOW = 29.0
+
+Samples = npt.NDArray[np.float32]
+# (audio samples, texts as pieces) -> each piece's summed token log probability, per text
+Scorer = Callable[[Samples, list[list[str]]], list[list[float]]]
+# (start, duration) in seconds -> the recording's samples there
+AudioSpan = Callable[[float, float], Samples]
+
+
+@dataclass(frozen=True)
+class Snippet:
+    finding: int  # index into the findings
+    start: float  # seconds in the recording
+    end: float
+    heard: str  # the words there as transcribed
+    term: str  # the same with the finding's words replaced by its term
+
+
+def snippets(findings: Sequence[Finding], view: TranscriptText) -> list[Snippet]:
+    """A snippet for each sound-alike speech finding: its words and one word each side."""
+    out = []
+    for index, f in enumerate(findings):
+        if f.match != "sound-alike" or f.channel != "speech" or not f.term:
+            continue
+        inside = [i for i, w in enumerate(view.words) if w.end > f.start and w.start < f.end]
+        if not inside:
+            continue
+        first, last = max(0, inside[0] - 1), min(len(view.words), inside[-1] + 2)
+        words = view.words[first:last]
+        heard = "".join(w.text for w in words)
+        at = heard.find(f.matched)
+        if at < 0:
+            continue
+        term = heard[:at] + f.term + heard[at + len(f.matched) :]
+        out.append(Snippet(index, words[0].start, words[-1].end, heard, term))
+    return out
+
+
+def _windows(pieces: list[Snippet]) -> list[list[Snippet]]:
+    """Snippets in order of time, grouped into windows the encoder takes at once."""
+    out: list[list[Snippet]] = []
+    length = WINDOW + 1
+    for s in sorted(pieces, key=lambda s: s.start):
+        size = s.end - s.start + 2 * PAD + GAP
+        if length + size > WINDOW:
+            out.append([])
+            length = 0.0
+        out[-1].append(s)
+        length += size
+    return out
+
+
+def score(
+    pieces: list[Snippet], audio: AudioSpan, scorer: Scorer
+) -> dict[int, tuple[float, float]]:
+    """Finding index -> (heard log probability, term log probability) of its snippet."""
+    found: dict[int, tuple[float, float]] = {}
+    gap = np.zeros(int(GAP * SAMPLE_RATE), np.float32)
+    for window in _windows(pieces):
+        samples = []
+        for s in window:
+            start = max(0.0, s.start - PAD)
+            samples += [audio(start, s.end + PAD - start), gap]
+        packed = np.concatenate(samples)
+        heard, term = scorer(packed, [[s.heard for s in window], [s.term for s in window]])
+        for s, h, t in zip(window, heard, term, strict=True):
+            found[s.finding] = (round(h, 3), round(t, 3))
+    return found
+
+
+def verify_findings(
+    findings: Sequence[Finding],
+    transcript: Transcript,
+    audio: AudioSpan,
+    scorer: Scorer,
+    margin: float = TERM_MARGIN,
+) -> tuple[Finding, ...]:
+    """The findings with each sound-alike's evidence filled in, and the sound-alikes whose term
+    the audio does not support (more than `margin` below the heard words) left out."""
+    pieces = snippets(findings, transcript.view())
+    if not pieces:
+        return tuple(findings)
+    evidence = score(pieces, audio, scorer)
+    out = []
+    for index, f in enumerate(findings):
+        if index not in evidence:
+            out.append(f)
+            continue
+        heard, term = evidence[index]
+        if term < heard - margin:
+            log.info(
+                "sound-alike %s (%s) not in the audio: %.1f vs %.1f", f.matched, f.term, term, heard
+            )
+            continue
+        out.append(dataclasses.replace(f, heard_logprob=heard, term_logprob=term))
+    return tuple(out)

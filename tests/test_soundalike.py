@@ -1,0 +1,177 @@
+"""Sound-alike findings: the weighted syllable distance, the scanner's use of it in recognised
+speech, acoustic verification, and recall on the committed hard media (real model, real ffmpeg)."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+from auditor.audit import Auditor
+from auditor.detect import scan_recording
+from auditor.findings import Finding
+from auditor.lexicon import load_lexicon
+from auditor.options import AuditOptions
+from auditor.scan import Scanner
+from auditor.similarity import allowed, distance, heard_syllables, substitution, syllable, syllables
+from auditor.transcript import Transcript
+from scripts.bench_soundalike import labelled_recordings, score
+
+DATA = Path(__file__).resolve().parent / "data"
+# Recall of the verified findings on the committed hard subset: below the issue's 0.85 (README
+# "Sound-alike findings"), a floor under what was measured, so that a regression shows.
+RECALL_FLOOR = 0.7
+
+
+def apart(said: str, heard: str) -> float:
+    return distance(syllables(said), heard_syllables(heard))  # type: ignore[arg-type]
+
+
+# -- the distance -------------------------------------------------------------------------------
+
+
+def test_syllables_split_into_initial_final_and_tone() -> None:
+    assert syllable("zhuan4") == syllable("zhuàn")
+    s = syllable("zhuàn")
+    assert (s.initial, s.final, s.tone) == ("zh", "uan", 4)
+    assert syllable("ài").initial == ""
+
+
+def test_confusions_cost_less_than_other_sounds() -> None:
+    def cost(a: str, b: str) -> float:
+        return substitution(syllable(a), syllable(b))
+
+    assert cost("wen3", "wen2") < cost("zhuan4", "zuan4") < cost("ti2", "ki2") < cost("ti2", "mi2")
+    assert cost("pin4", "ping4") < cost("qian2", "quan2") < cost("pin4", "pao4")
+    assert cost("ni3", "li3") < cost("ni3", "bi3")
+    assert cost("jia4", "jiao4") < cost("jia4", "jie4")
+    assert cost("fa1", "ha1") < cost("fa1", "ka1")
+    assert cost("zhi1", "zi1") < cost("zhi1", "ji1") < cost("zhi1", "di1")
+    assert 0 < cost("ma1", "ma3") < cost("ma1", "na1")
+    assert cost("ba1", "ba1") == 0
+
+
+def test_the_issues_confusions_are_close_and_unrelated_words_far() -> None:
+    assert apart("稳赚", "文赚") <= allowed(2)
+    assert apart("命题组", "命体组") <= allowed(3)
+    assert apart("命题组", "令体组") <= allowed(3)  # misheard on the hard media
+    assert apart("人民大会堂", "人民大会讨") <= allowed(5)
+    assert apart("全网最低价", "全网飞低价") <= allowed(5)
+    assert apart("稳赚", "今天") > allowed(2)
+    assert apart("命题组", "明天走") > allowed(3)
+    assert apart("药到病除", "我们下次") > allowed(4)
+
+
+def test_a_syllable_added_costs_less_than_an_unrelated_one() -> None:
+    assert apart("全网底价", "全网飞底价") < apart("全网底价", "全网飞价")
+
+
+# -- the scanner --------------------------------------------------------------------------------
+
+
+@pytest.fixture(scope="module")
+def scanner() -> Scanner:
+    return Scanner(load_lexicon())
+
+
+def found(scanner: Scanner, text: str, probability: float | None) -> set[tuple[str, str]]:
+    probabilities = None if probability is None else [probability] * len(text)
+    return {
+        (text[m.start : m.end], m.kind)
+        for m in scanner.scan(text, probabilities)
+        if m.kind == "sound-alike"
+    }
+
+
+def test_a_near_sound_alike_needs_an_unsure_recogniser(scanner: Scanner) -> None:
+    text = "跟着老师投资本赚不赔"  # 稳赚 heard 本赚 (w/b): not equal sound keys
+    assert ("本赚", "sound-alike") in found(scanner, text, 0.5)
+    assert not found(scanner, text, 0.99)  # it was sure of what it wrote
+    assert not found(scanner, text, None)  # written text: nothing was misheard
+
+
+def test_a_near_sound_alike_needs_context_or_a_long_term(scanner: Scanner) -> None:
+    # 令体组 for 命题组 in a clause about teachers and exams is a claim; the same sounds with no
+    # education word near are not.
+    assert ("令体组", "sound-alike") in found(scanner, "我们的老师是令体组的，押题特别准", 0.5)
+    assert not found(scanner, "他说令体组的人来了", 0.5)
+
+
+def test_a_dropped_syllable_is_no_sound_alike(scanner: Scanner) -> None:
+    # 准时结束 ends like 随时结束 without its first syllable: ordinary speech, not a claim.
+    assert not found(scanner, "活动今天晚上十点准时结束", 0.5)
+
+
+def test_a_misheard_specific_claim_is_one_finding(scanner: Scanner) -> None:
+    text = "今天全王最低价"
+    matches = scanner.scan(text, [0.5] * len(text))
+    assert [(m.category, text[m.start : m.end]) for m in matches] == [
+        ("price.fake_reference", "全王最低价")
+    ]
+
+
+# -- with the real model ------------------------------------------------------------------------
+
+
+@pytest.fixture(scope="module")
+def auditor() -> Auditor:
+    return Auditor(AuditOptions(verify=False))
+
+
+@pytest.fixture(scope="module")
+def hard(auditor: Auditor) -> list[tuple[str, Transcript, tuple[Finding, ...], list]]:  # type: ignore[type-arg]
+    out = []
+    for path, slots in labelled_recordings(DATA / "hard"):
+        transcript = auditor.audit(str(path)).transcript
+        findings = scan_recording(str(path), transcript, None, auditor.scanner)
+        out.append((str(path), transcript, findings, slots))
+    return out
+
+
+def test_hard_media_recall_and_false_findings(auditor: Auditor, hard: list) -> None:  # type: ignore[type-arg]
+    found = claims = false = 0
+    for path, transcript, findings, slots in hard:
+        verified = auditor.verified(findings, transcript, auditor.check_input(path))
+        tally = score(verified, slots)
+        found, claims, false = found + tally.found, claims + tally.claims, false + len(tally.false)
+    # README "Sound-alike findings": the issue's target (0.85, at most 2 false) is not reached on
+    # these recordings; this holds what the weighted distance and verification do reach.
+    assert found / claims >= RECALL_FLOOR, (found, claims)
+    assert false <= 2
+
+
+def test_verified_sound_alikes_carry_their_evidence(auditor: Auditor, hard: list) -> None:  # type: ignore[type-arg]
+    path, transcript, findings, _ = hard[0]
+    verified = auditor.verified(findings, transcript, auditor.check_input(path))
+    sound = [f for f in verified if f.match == "sound-alike"]
+    assert sound
+    for f in sound:
+        assert f.heard_logprob is not None and f.term_logprob is not None
+        assert f.heard_logprob <= 0 and f.term_logprob <= 0
+    assert all(f.heard_logprob is None for f in verified if f.match != "sound-alike")
+
+
+def test_verification_rejects_a_constructed_near_miss(auditor: Auditor) -> None:
+    """A clean clip says 活动今天晚上十点准时结束; a sound-alike claiming it said 随时涨价 there
+    (the words' times, the term of a real rule) is not what the audio holds."""
+    path = str(DATA / "zh_tts" / "d10.wav")
+    transcript = auditor.audit(path).transcript
+    view = transcript.view()
+    at = view.text.find("准时结束")
+    assert at >= 0, view.text
+    start, end = view.span_times(at, at + 4)
+    near_miss = Finding(
+        source=path,
+        category="urgency.inducement",
+        rule="urgency.inducement/rising-price",
+        severity="medium",
+        matched="准时结束",
+        term="随时涨价",
+        start=start,
+        end=end,
+        context=view.text,
+        legal_basis="",
+        confidence=0.5,
+        match="sound-alike",
+    )
+    assert auditor.verified((near_miss,), transcript, auditor.check_input(path)) == ()
