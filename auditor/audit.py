@@ -268,10 +268,16 @@ class Auditor:
         stream, timeout = self.options.audio_stream, self.options.ffmpeg_timeout
         known = transcript.language not in ("", "auto", "unknown")
         language = transcript.language if known else "zh"
-        return verify_findings(
-            findings,
-            transcript,
-            lambda start, seconds: extract_audio(info, stream, timeout, (start, seconds)),
-            lambda samples, texts: self.transcriber.piece_logprobs(samples, texts, language),
-            margin,
-        )
+        try:
+            return verify_findings(
+                findings,
+                transcript,
+                lambda start, seconds: extract_audio(info, stream, timeout, (start, seconds)),
+                lambda samples, texts: self.transcriber.piece_logprobs(samples, texts, language),
+                margin,
+            )
+        except InputError as exc:
+            # A stream that decodes whole but not from a seek (a damaged AAC stream) must not
+            # lose the audit: the sound-alikes stay, unverified, as with --no-verify.
+            log.warning("sound-alikes of %s not verified: %s", info.path, exc.cause)
+            return findings

@@ -132,6 +132,14 @@ def why_text(why: Why) -> str:
     return " + ".join(f"{part} {words}" for part, words in why)
 
 
+def sound_evidence_text(f: Finding) -> str:
+    """A verified sound-alike's evidence, for a report: 'term 稳赚 -4.3 vs heard -2.0'; nothing
+    when the finding was not checked against the audio."""
+    if f.heard_logprob is None or f.term_logprob is None:
+        return ""
+    return f"term {f.term} {f.term_logprob:.1f} vs heard {f.heard_logprob:.1f}"
+
+
 @dataclass(frozen=True)
 class TextFinding:
     """A finding in plain text (scan-text): a line and character offsets instead of times."""

@@ -12,7 +12,14 @@ from collections.abc import Iterable, Sequence
 from typing import Any
 
 from auditor.decisions import ReviewedFinding
-from auditor.findings import FINDING_FIELDS, Finding, TextFinding, Why, why_text
+from auditor.findings import (
+    FINDING_FIELDS,
+    Finding,
+    TextFinding,
+    Why,
+    sound_evidence_text,
+    why_text,
+)
 from auditor.results import AuditResult, Clip
 from auditor.times import clock
 
@@ -45,7 +52,8 @@ def _notes(f: Finding) -> str:
     """What a table line adds after the sentence: shown on screen (until when), the match kind."""
     notes = [f"on screen to {clock(f.end)}"] if f.channel == "screen" else []
     if f.match != "exact":
-        notes.append(f.match)
+        evidence = sound_evidence_text(f)
+        notes.append(f"{f.match}: {evidence}" if evidence else f.match)
     return "".join(f"  [{note}]" for note in notes)
 
 

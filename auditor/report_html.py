@@ -24,7 +24,7 @@ from pathlib import Path
 from typing import Any
 
 from auditor.files import printable
-from auditor.findings import CHANNELS, Finding
+from auditor.findings import CHANNELS, Finding, sound_evidence_text
 from auditor.results import AuditResult, Clip
 from auditor.screen import overlap
 from auditor.severity import SEVERITIES, highest, rank
@@ -295,6 +295,15 @@ def _why_html(f: Finding) -> str:
     return f'<br><small class="why">why: {parts}</small>'
 
 
+def _sound_html(f: Finding) -> str:
+    """A verified sound-alike's log probabilities: how well its term fits the audio."""
+    evidence = sound_evidence_text(f)
+    if not evidence:
+        return ""
+    title = "summed log probability of the tokens of each text for this audio"
+    return f'<br><small class="evidence" title="{title}">{esc(evidence)}</small>'
+
+
 def _findings_table(
     result: AuditResult, rec: int, clips: Sequence[Clip] | None, shots: dict[int, str]
 ) -> str:
@@ -320,7 +329,7 @@ def _findings_table(
             f'<td class="said">{_evidence(f, shots.get(index))}</td>'
             f'<td class="law">{esc(f.legal_basis)}</td>'
             f'<td class="num">{f.confidence:.2f}</td>'
-            f"<td>{esc(f.match)}</td>"
+            f"<td>{esc(f.match)}{_sound_html(f)}</td>"
             f"<td>{clip_cell}</td></tr>"
         )
     return (

@@ -24,7 +24,6 @@ import math
 import statistics
 import subprocess
 import sys
-import tempfile
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -189,13 +188,16 @@ def four_minutes(folder: Path) -> Path:
     target = ROOT / "out" / "hard-4min.m4a"
     if target.is_file():
         return target
-    names = [p for p, _ in labelled_recordings(folder)]
-    with tempfile.TemporaryDirectory() as tmp:
-        listing = Path(tmp) / "list.txt"
-        listing.write_text("".join(f"file '{p}'\n" for p in names * 4), encoding="utf-8")
-        subprocess.run([find_ffmpeg(), "-nostdin", "-loglevel", "error", "-y", "-f", "concat",
-                        "-safe", "0", "-i", str(listing), "-t", "240", "-c:a", "aac", "-b:a",
-                        "64k", str(target)], check=True)  # fmt: skip
+    names = [p for p, _ in labelled_recordings(folder)] * 4
+    # The recordings mix AAC and Opus at 44.1 and 48 kHz: the concat demuxer would copy their
+    # packets into one stream that decodes only from the start. Decode each and join the samples.
+    inputs = [arg for p in names for arg in ("-i", str(p))]
+    joined = "".join(f"[{i}:a]aformat=sample_rates=48000:channel_layouts=stereo[a{i}];"
+                     for i in range(len(names)))  # fmt: skip
+    joined += "".join(f"[a{i}]" for i in range(len(names))) + f"concat=n={len(names)}:v=0:a=1"
+    subprocess.run([find_ffmpeg(), "-nostdin", "-loglevel", "error", "-y", *inputs,
+                    "-filter_complex", joined, "-t", "240", "-c:a", "aac", "-b:a", "64k",
+                    str(target)], check=True)  # fmt: skip
     return target
 
 

@@ -151,6 +151,22 @@ def test_verified_sound_alikes_carry_their_evidence(auditor: Auditor, hard: list
     assert all(f.heard_logprob is None for f in verified if f.match != "sound-alike")
 
 
+def test_a_recording_gone_before_verification_keeps_its_sound_alikes(
+    auditor: Auditor,
+    hard: list,
+    tmp_path: Path,  # type: ignore[type-arg]
+) -> None:
+    """Verification reads the audio again; when that fails (the file moved away, a stream that
+    decodes only from its start) the audit keeps its findings, unverified, instead of failing."""
+    path, transcript, findings, _ = hard[0]
+    copy = tmp_path / Path(path).name
+    copy.write_bytes(Path(path).read_bytes())
+    info = auditor.check_input(str(copy))
+    copy.unlink()
+    assert any(f.match == "sound-alike" for f in findings)
+    assert auditor.verified(findings, transcript, info) == findings
+
+
 def test_verification_rejects_a_constructed_near_miss(auditor: Auditor) -> None:
     """A clean clip says 活动今天晚上十点准时结束; a sound-alike claiming it said 随时涨价 there
     (the words' times, the term of a real rule) is not what the audio holds."""
