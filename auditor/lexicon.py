@@ -196,6 +196,13 @@ class Lexicon:
 
 
 def builtin_lexicon_dir() -> Path:
+    """The built-in lexicons: those of the source checkout this package was imported from, when it
+    was (a checkout beside an editable install of another checkout must not read that one's
+    lexicons), else the installed package data."""
+    checkout = Path(__file__).resolve().parent.parent
+    source = checkout / "lexicons"
+    if (checkout / "pyproject.toml").is_file() and (source / CATEGORIES_FILE).is_file():
+        return source
     try:
         folder = Path(str(resources.files("auditor.lexicons")))
         if (folder / CATEGORIES_FILE).is_file():

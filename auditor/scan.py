@@ -748,7 +748,7 @@ def _resolve_overlaps(matches: list[Match], fallback: frozenset[str] = frozenset
     longest is the finding. 全网最低价 holds 最低价: the longer, more specific claim is the
     finding. What lies inside a
     lexicon term (包治百病 holds 治百病) is part of that claim; a claim of the same category, or of
-    a fallback category (a superlative, a guarantee: 最低价 is a price claim), gives way too; and
+    a fallback category (a superlative: 最低价 is a price claim), gives way too; and
     a sound-alike gives way to an exact or variant match of the same words. A combination or a
     pattern spans a stretch that can hold a claim of its own kind (三个月摆脱糖尿病: an efficacy
     promise holding a disease claim), so what it holds of another category stays. Matches are

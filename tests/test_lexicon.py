@@ -118,3 +118,10 @@ def test_lexicon_list_shows_categories_and_version() -> None:
     assert "lexicon version" in done.stdout
     for category in RULES_CATEGORIES:
         assert category in done.stdout
+
+
+def test_builtin_lexicons_are_those_of_this_checkout() -> None:
+    """Run from a source checkout (a worktree beside an editable install of another), the
+    built-in lexicons are this checkout's, not the installed mapping's."""
+    here = Path(__file__).resolve().parent.parent / "lexicons"
+    assert all(path.parent == here for path in builtin_files())

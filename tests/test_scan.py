@@ -95,3 +95,47 @@ def test_spans_point_at_the_words_as_written(scanner: Scanner) -> None:
 def test_longer_claim_wins_over_the_term_inside_it(scanner: Scanner) -> None:
     matches = scanner.scan("全网最低价")
     assert [(m.category, m.term) for m in matches] == [("price.fake_reference", "全网最低价")]
+
+
+@pytest.mark.parametrize(
+    ("text", "category"),
+    [
+        ("喝了两个月血压降到120了", "medical.claim"),
+        ("坚持吃，血糖降至6点多", "medical.claim"),
+        ("这个贴可以去疣，扁平疣也能消", "medical.claim"),
+        ("身体里的重金属慢慢就排出来了", "medical.claim"),
+        ("不打针不吃药，颈椎病就好了", "medical.claim"),
+        ("这款面霜用了之后黄褐斑淡化了", "cosmetics.special_claim"),
+        ("百分之百治好你的失眠", "absolute.guarantee"),
+        ("百分之百治好你的失眠", "medical.efficacy"),
+        ("包你一个月内减肥成功", "absolute.guarantee"),
+        ("这种眼贴能让视力永久清晰", "absolute.guarantee"),
+        ("大家没必要为了品牌溢价去买单", "conduct.disparage"),
+        ("他们卖那么贵都是因为请明星代言", "conduct.disparage"),
+        ("想要多少粉丝都可以定制", "data.fake_traffic"),
+        ("兼职点赞，日结工资", "data.fake_traffic"),
+        ("我们有特殊渠道，考试包过", "education.guarantee"),
+        ("这家店要关门了，清仓处理", "price.fake_reference"),
+        ("下播马上恢复到199元", "price.fake_reference"),
+        ("划线价399元今天只要99元", "price.fake_reference"),
+    ],
+)
+def test_real_phrasings_of_issue_13(scanner: Scanner, text: str, category: str) -> None:
+    """Claims as real streams word them (issue 13): parts that combine, guarantees inside
+    other claims, reasons invented for a price cut."""
+    assert category in categories(scanner, text)
+
+
+@pytest.mark.parametrize(
+    "text",
+    [
+        "100%纯棉的面料",
+        "配方100%不含激素",
+        "保护好自己的皮肤，投资的钱不受法律保护",
+        "他家质量差不多",
+        "平台不得要求商家签订最低价协议",
+        "市肿瘤防治中心的专家来了",
+    ],
+)
+def test_traps_of_issue_13_are_not_claims(scanner: Scanner, text: str) -> None:
+    assert not categories(scanner, text)
