@@ -11,8 +11,9 @@ Four ways to find a candidate, cheapest first:
    wrote with the wrong characters, and in recognised speech, around the words the recogniser
    was unsure of, runs of syllables near a term by a weighted distance (auditor.similarity: a
    final or initial confused, a syllable dropped or added). Kept only with support: the
-   category's context words nearby, a long term, or a rule that opts in; and not when the
-   recogniser was sure of other words. `auditor.verify` then checks them against the audio.
+   category's context words nearby, a long term, a rule that opts in, or another claim word of
+   the category right beside it (_chained); and not when the recogniser was sure of other
+   words. `auditor.verify` then checks them against the audio.
 The heavier checks (jieba word boundaries, exemptions, clause bounds) run only around candidates.
 A claim's category follows the product sold (`as_product` in categories.toml), and words that make
 one claim make one finding: a match inside another match's words gives way to it.
@@ -48,6 +49,8 @@ SHORT_TERM = 2
 CONTEXT_WINDOW = 24
 # A term this long is very unlikely to be matched by sound by chance.
 LONG_SOUNDALIKE = 4
+# Characters between two claim words of one category that still make them one chain (_chained).
+CHAIN_GAP = 1
 # Above this recognition probability the recogniser heard the words it wrote: no sound-alike
 # without context.
 SURE_PROBABILITY = 0.97
@@ -135,6 +138,26 @@ class _Near:
     item: _Term
     syllables: tuple[Syllable, ...]
     at: int  # the syllable of the term that the index found
+
+
+def _chained(unsupported: list[Match], found: list[Match]) -> list[Match]:
+    """The sound-alikes short of support that sit beside another claim of their category (at
+    most CHAIN_GAP characters apart): claims are said as chains of terms (消炎杀菌, 防癌抗癌,
+    辟邪镇宅), and two claim words of one kind heard side by side support each other where one
+    alone, with no context word, is too weak (沙君 alone is no 杀菌; 销银沙君 is 消炎杀菌). The
+    word boundaries of misheard characters do not count against a chained one: 银沙 is a word
+    only because the recogniser wrote 银 for 炎."""
+    kept = []
+    for m in unsupported:
+        others = [o for o in (*found, *unsupported) if o is not m and o.category == m.category]
+        if any(
+            o.norm_start - CHAIN_GAP <= m.norm_end
+            and m.norm_start <= o.norm_end + CHAIN_GAP
+            and not (o.norm_start < m.norm_end and m.norm_start < o.norm_end)
+            for o in others
+        ):
+            kept.append(m)
+    return kept
 
 
 class Scanner:
@@ -264,10 +287,19 @@ class Scanner:
         candidates += self._words(text, norm, candidates)
         simplified = norm.simplified
         candidates = [m for m in candidates if not self._inside_longer_word(m, simplified)]
+        unsupported: list[Match] = []  # sound-alikes short of support, for _chained
         if self._has_sounds:
-            candidates += self._soundalikes(text, norm, candidates, probabilities)
+            candidates += self._soundalikes(text, norm, candidates, probabilities, unsupported)
         if self._near and probabilities is not None:
-            candidates += self._near_soundalikes(text, norm, candidates, probabilities)
+            candidates += self._near_soundalikes(text, norm, candidates, probabilities, unsupported)
+        # In recognised speech only, and not where the recogniser was sure of what it wrote.
+        unsupported = [
+            m
+            for m in unsupported
+            if probabilities is not None
+            and min(probabilities[m.start : m.end], default=1.0) < SURE_PROBABILITY
+        ]
+        candidates += _chained(unsupported, candidates)
         candidates = [m for m in candidates if self._in_context(m, norm.text)]
         kept = [m for m in candidates if not self._exempt(m, norm.text, phrases, bounds)]
         return _resolve_overlaps(kept, self._fallback)
@@ -468,8 +500,15 @@ class Scanner:
         return self._match(text, norm, rule, normalize_term(text[start:end]), n_start, n_end)
 
     def _soundalikes(
-        self, text: str, norm: Normalized, found: list[Match], probabilities: Sequence[float] | None
+        self,
+        text: str,
+        norm: Normalized,
+        found: list[Match],
+        probabilities: Sequence[float] | None,
+        unsupported: list[Match],
     ) -> list[Match]:
+        """Terms whose sound keys equal the heard ones; those short of support go to
+        `unsupported` (see _chained)."""
         keys = sound_keys(norm.text)
         taken = {(m.norm_start, m.norm_end, m.rule.id) for m in found}
         out: list[Match] = []
@@ -480,8 +519,7 @@ class Scanner:
                 if heard == item.key or (n_start, n_end, item.rule.id) in taken:
                     continue
                 support = self._context_support(norm.text, n_start, n_end, item.rule.category)
-                if not self._plausible(item, norm, n_start, n_end, support, probabilities):
-                    continue
+                plausible = self._plausible(item, norm, n_start, n_end, support, probabilities)
                 match = self._match(
                     text,
                     norm,
@@ -492,12 +530,17 @@ class Scanner:
                     kind="sound-alike",
                     support=support,
                 )
-                if not self._inside_longer_word(match, norm.simplified):
-                    out.append(match)
+                inside = self._inside_longer_word(match, norm.simplified)
+                (out if plausible and not inside else unsupported).append(match)
         return out
 
     def _near_soundalikes(
-        self, text: str, norm: Normalized, found: list[Match], probabilities: Sequence[float]
+        self,
+        text: str,
+        norm: Normalized,
+        found: list[Match],
+        probabilities: Sequence[float],
+        unsupported: list[Match],
     ) -> list[Match]:
         """Terms whose syllables are within `similarity.allowed` of a run of heard syllables
         holding a word the recogniser was unsure of (below NEAR_UNSURE). Each syllable of the
@@ -553,14 +596,15 @@ class Scanner:
             if any(x < b and a < y for x, y in spans) or norm.text[a:b] == item.key:
                 continue
             support = self._context_support(norm.text, a, b, item.rule.category)
-            if not self._plausible(item, norm, a, b, support, probabilities):
-                continue
+            plausible = self._plausible(item, norm, a, b, support, probabilities)
             match = self._match(
                 text, norm, item.rule, item.term, a, b, "sound-alike", support, distance=d
             )
-            if not self._inside_longer_word(match, norm.simplified):
+            if plausible and not self._inside_longer_word(match, norm.simplified):
                 out.append(match)
                 spans.append((a, b))
+            else:
+                unsupported.append(match)
         return out
 
     def _in_context(self, match: Match, norm_text: str) -> bool:

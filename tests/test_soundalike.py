@@ -20,7 +20,7 @@ from scripts.bench_soundalike import labelled_recordings, score
 DATA = Path(__file__).resolve().parent / "data"
 # Recall of the verified findings on the committed hard subset: below the 0.85 (README
 # "Sound-alike findings"), a floor under what was measured, so that a regression shows.
-RECALL_FLOOR = 0.7
+RECALL_FLOOR = 0.78
 
 
 def apart(said: str, heard: str) -> float:
@@ -95,6 +95,16 @@ def test_a_near_sound_alike_needs_context_or_a_long_term(scanner: Scanner) -> No
     # education word near are not.
     assert ("令体组", "sound-alike") in found(scanner, "我们的老师是令体组的，押题特别准", 0.5)
     assert not found(scanner, "他说令体组的人来了", 0.5)
+
+
+def test_claim_words_heard_side_by_side_support_each_other(scanner: Scanner) -> None:
+    # 消炎杀菌 heard 销银沙君: each half alone is a short sound-alike with no context word, and
+    # 银沙 reads as a word; side by side, two medical claim words make one chain.
+    chain = "这款洗液能销银沙君"
+    assert found(scanner, chain, 0.6) == {("销银", "sound-alike"), ("沙君", "sound-alike")}
+    assert not found(scanner, chain, 0.99)  # the recogniser was sure of what it wrote
+    assert not found(scanner, chain, None)  # written text
+    assert not found(scanner, "沙君明天来直播", 0.6)  # one alone stays too weak
 
 
 def test_a_dropped_syllable_is_no_sound_alike(scanner: Scanner) -> None:
