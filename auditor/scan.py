@@ -520,6 +520,8 @@ class Scanner:
                     continue
                 support = self._context_support(norm.text, n_start, n_end, item.rule.category)
                 plausible = self._plausible(item, norm, n_start, n_end, support, probabilities)
+                if not plausible and probabilities is None:
+                    continue  # written text: nothing misheard to chain (_chained)
                 match = self._match(
                     text,
                     norm,
