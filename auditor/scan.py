@@ -60,7 +60,7 @@ SURE_PROBABILITY = 0.97
 NEAR_UNSURE = 0.9
 # How to find sound-alikes: none; "keys", equal sound keys only; "near", keys and the weighted
 # distance (the default; the others are for measuring what each adds).
-SOUNDALIKE_MODES = ("none", "keys", "near")
+SOUNDALIKE_SEARCHES = ("none", "keys", "near")
 
 
 @dataclass(frozen=True)
@@ -74,7 +74,6 @@ class Match:
     kind: str  # exact | variant | sound-alike
     severity: str
     context_support: bool = False  # sound-alike only: the category's context words were near
-    distance: float = 0.0  # sound-alike only: weighted syllable distance from the term (0: keys)
     why: Why = ()  # the rule's parts and the words that matched them; () for a plain term
     category: str = ""  # the rule's category, for the product sold
     legal_basis: str = ""
@@ -140,6 +139,13 @@ class _Near:
     at: int  # the syllable of the term that the index found
 
 
+def _unsure(probabilities: Sequence[float], start: int, end: int) -> bool:
+    """Whether the recogniser was less than sure (SURE_PROBABILITY) of a word among the
+    characters [start, end) of the text it wrote; true where no probability is known."""
+    heard = probabilities[start:end]
+    return not heard or min(heard) < SURE_PROBABILITY
+
+
 def _chained(unsupported: list[Match], found: list[Match]) -> list[Match]:
     """The sound-alikes short of support that sit beside another claim of their category (at
     most CHAIN_GAP characters apart): claims are said as chains of terms (消炎杀菌, 防癌抗癌,
@@ -168,6 +174,10 @@ class Scanner:
 
         self.lexicon = lexicon
         self.product = product
+        if soundalikes not in SOUNDALIKE_SEARCHES:
+            raise ValueError(
+                f"soundalikes must be one of {SOUNDALIKE_SEARCHES}, not {soundalikes!r}"
+            )
         self.soundalikes = soundalikes
         rules = [r for r in lexicon.rules if r.products is None or product in r.products]
         self._rules = rules
@@ -292,14 +302,9 @@ class Scanner:
             candidates += self._soundalikes(text, norm, candidates, probabilities, unsupported)
         if self._near and probabilities is not None:
             candidates += self._near_soundalikes(text, norm, candidates, probabilities, unsupported)
-        # In recognised speech only, and not where the recogniser was sure of what it wrote.
-        unsupported = [
-            m
-            for m in unsupported
-            if probabilities is not None
-            and min(probabilities[m.start : m.end], default=1.0) < SURE_PROBABILITY
-        ]
-        candidates += _chained(unsupported, candidates)
+        if probabilities is not None:  # recognised speech: written text holds nothing misheard
+            unsure = [m for m in unsupported if _unsure(probabilities, m.start, m.end)]
+            candidates += _chained(unsure, candidates)
         candidates = [m for m in candidates if self._in_context(m, norm.text)]
         kept = [m for m in candidates if not self._exempt(m, norm.text, phrases, bounds)]
         return _resolve_overlaps(kept, self._fallback)
@@ -317,7 +322,6 @@ class Scanner:
         kind: str | None = None,
         support: bool = False,
         why: Why = (),
-        distance: float = 0.0,
     ) -> Match:
         start, end = norm.source_span(n_start, n_end)
         if kind is None:
@@ -334,7 +338,6 @@ class Scanner:
             kind,
             routed.severity,
             support,
-            distance,
             why,
             routed.category,
             routed.legal_basis,
@@ -593,15 +596,13 @@ class Scanner:
         # The nearest first, and the same number of syllables before one dropped or added; a
         # rule's words are matched once (no second, wider window around an exact match).
         out: list[Match] = []
-        for d, _, a, b, item in sorted(candidates, key=lambda c: c[:3]):
+        for _, _, a, b, item in sorted(candidates, key=lambda c: c[:3]):
             spans = held.setdefault(item.rule.id, [])
             if any(x < b and a < y for x, y in spans) or norm.text[a:b] == item.key:
                 continue
             support = self._context_support(norm.text, a, b, item.rule.category)
             plausible = self._plausible(item, norm, a, b, support, probabilities)
-            match = self._match(
-                text, norm, item.rule, item.term, a, b, "sound-alike", support, distance=d
-            )
+            match = self._match(text, norm, item.rule, item.term, a, b, "sound-alike", support)
             if plausible and not self._inside_longer_word(match, norm.simplified):
                 out.append(match)
                 spans.append((a, b))
@@ -648,9 +649,7 @@ class Scanner:
             return False
         if probabilities is None:
             return True
-        a, b = norm.source_span(n_start, n_end)
-        heard = [probabilities[i] for i in range(a, b) if i < len(probabilities)]
-        return not heard or min(heard) < SURE_PROBABILITY
+        return _unsure(probabilities, *norm.source_span(n_start, n_end))
 
     # -- checks -----------------------------------------------------------------------------
 
