@@ -392,20 +392,23 @@ class Transcriber:
         features = model.feature_extractor(samples)
         frames = min(int(features.shape[-1]), 3000)
         encoded = model.encode(pad_or_trim(features))
-        out = []
-        for pieces in texts:
+
+        def one(pieces: list[str]) -> list[float]:
             tokens = [tokenizer.encode(piece) for piece in pieces]
             flat = [t for piece in tokens for t in piece]
             if not flat:
-                out.append([0.0] * len(pieces))
-                continue
+                return [0.0] * len(pieces)
             result = model.model.align(encoded, tokenizer.sot_sequence, [flat], frames)[0]
             logs = np.log(np.maximum(np.asarray(result.text_token_probs, np.float64), 1e-12))
             ends = np.cumsum([len(t) for t in tokens])
-            out.append(
-                [float(logs[e - len(t) : e].sum()) for t, e in zip(tokens, ends, strict=True)]
-            )
-        return out
+            return [float(logs[e - len(t) : e].sum()) for t, e in zip(tokens, ends, strict=True)]
+
+        # Each worker aligns on one thread: the texts go to the workers side by side.
+        lanes = min(self.workers, len(texts))
+        if lanes <= 1:
+            return [one(pieces) for pieces in texts]
+        with ThreadPoolExecutor(lanes, thread_name_prefix="auditor-align") as pool:
+            return list(pool.map(one, texts))
 
 
 @dataclass(frozen=True)

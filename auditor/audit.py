@@ -275,6 +275,8 @@ class Auditor:
                 lambda start, seconds: extract_audio(info, stream, timeout, (start, seconds)),
                 lambda samples, texts: self.transcriber.piece_logprobs(samples, texts, language),
                 margin,
+                # One window more than there are workers: its audio is cut while they compute.
+                lanes=self.transcriber.workers + 1,
             )
         except InputError as exc:
             # A stream that decodes whole but not from a seek (a damaged AAC stream) must not

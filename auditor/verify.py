@@ -5,8 +5,9 @@ A sound-alike is a resemblance of syllables (auditor.phonetic, auditor.similarit
 alone flags 文赚 as 稳赚 but also ordinary words that happen to sound near a term. For each
 sound-alike finding, the audio of its words (and one word each side, for context) is cut from the
 recording; the snippets of one recording are laid end to end, with short silences, into windows
-of at most 30 s, each encoded once. Two texts are forced through the decoder for each window
-(CTranslate2's Whisper `align`, via `Transcriber.piece_logprobs`): what was heard, and the same
+of at most 30 s, each encoded once, and windows are scored side by side (one per decoding
+worker). Two texts are forced through the decoder for each window (CTranslate2's Whisper
+`align`, via `Transcriber.piece_logprobs`): what was heard, and the same
 with every finding's words replaced by its term. A finding's `heard_logprob` and `term_logprob`
 are the sums of the log probabilities of its own snippet's tokens in each (snippets are apart, so
 a neighbour's change moves them little); it is kept when the term is nearly as likely as what
@@ -18,6 +19,7 @@ from __future__ import annotations
 import dataclasses
 import logging
 from collections.abc import Callable, Sequence
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 
 import numpy as np
@@ -41,8 +43,10 @@ TERM_MARGIN = 14.0
 PAD = 0.25
 # Silence between snippets in a window, seconds.
 GAP = 0.4
-# The encoder sees 30 s at a time; a little room for the padding.
-WINDOW = 29.0
+# The encoder sees 30 s at a time: a window holds snippets (with their padding) and the
+# silences between them up to that length. Every window costs one encoding of a full 30 s,
+# however little it holds, so windows are filled as far as they go.
+WINDOW = 30.0
 
 Samples = npt.NDArray[np.float32]
 # (audio samples, texts as pieces) -> each piece's summed token log probability, per text
@@ -85,31 +89,45 @@ def _windows(pieces: list[Snippet]) -> list[list[Snippet]]:
     out: list[list[Snippet]] = []
     length = WINDOW + 1
     for s in sorted(pieces, key=lambda s: s.start):
-        size = s.end - s.start + 2 * PAD + GAP
+        size = s.end - s.start + 2 * PAD  # the silence after the last snippet is not needed
         if length + size > WINDOW:
             out.append([])
             length = 0.0
         out[-1].append(s)
-        length += size
+        length += size + GAP
     return out
 
 
 def score(
-    pieces: list[Snippet], audio: AudioSpan, scorer: Scorer
+    pieces: list[Snippet], audio: AudioSpan, scorer: Scorer, lanes: int = 1
 ) -> dict[int, tuple[float, float]]:
-    """Finding index -> (heard log probability, term log probability) of its snippet."""
-    found: dict[int, tuple[float, float]] = {}
+    """Finding index -> (heard log probability, term log probability) of its snippet.
+
+    Windows are scored `lanes` at a time: the model decodes on one thread per worker, so on a
+    recording with several windows one window's encoding runs beside another's alignments and
+    audio cuts. Each window's figures are its own, whatever runs beside it.
+    """
     gap = np.zeros(int(GAP * SAMPLE_RATE), np.float32)
-    for window in _windows(pieces):
+
+    def one(window: list[Snippet]) -> list[tuple[int, tuple[float, float]]]:
         samples = []
         for s in window:
             start = max(0.0, s.start - PAD)
             samples += [audio(start, s.end + PAD - start), gap]
         packed = np.concatenate(samples)
         heard, term = scorer(packed, [[s.heard for s in window], [s.term for s in window]])
-        for s, h, t in zip(window, heard, term, strict=True):
-            found[s.finding] = (round(h, 3), round(t, 3))
-    return found
+        return [
+            (s.finding, (round(h, 3), round(t, 3)))
+            for s, h, t in zip(window, heard, term, strict=True)
+        ]
+
+    windows = _windows(pieces)
+    if lanes <= 1 or len(windows) <= 1:
+        scored = [one(w) for w in windows]
+    else:
+        with ThreadPoolExecutor(min(lanes, len(windows)), "auditor-verify") as pool:
+            scored = list(pool.map(one, windows))
+    return dict(pair for window in scored for pair in window)
 
 
 def verify_findings(
@@ -118,13 +136,15 @@ def verify_findings(
     audio: AudioSpan,
     scorer: Scorer,
     margin: float = TERM_MARGIN,
+    lanes: int = 1,
 ) -> tuple[Finding, ...]:
     """The findings with each sound-alike's evidence filled in, and the sound-alikes whose term
-    the audio does not support (more than `margin` below the heard words) left out."""
+    the audio does not support (more than `margin` below the heard words) left out; `lanes`
+    windows of snippets are scored at once."""
     pieces = snippets(findings, transcript.view())
     if not pieces:
         return tuple(findings)
-    evidence = score(pieces, audio, scorer)
+    evidence = score(pieces, audio, scorer, lanes)
     out = []
     for index, f in enumerate(findings):
         if index not in evidence:

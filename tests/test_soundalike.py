@@ -3,6 +3,8 @@ speech, acoustic verification, and recall on the committed hard media (real mode
 
 from __future__ import annotations
 
+import dataclasses
+import itertools
 from pathlib import Path
 
 import pytest
@@ -11,10 +13,13 @@ from auditor.audit import Auditor
 from auditor.detect import scan_recording
 from auditor.findings import Finding
 from auditor.lexicon import load_lexicon
+from auditor.media import extract_audio
 from auditor.options import AuditOptions
 from auditor.scan import Scanner
 from auditor.similarity import allowed, distance, heard_syllables, substitution, syllable, syllables
 from auditor.transcript import Transcript
+from auditor.verify import GAP, PAD, WINDOW, Snippet, _windows, snippets
+from auditor.verify import score as evidence
 from scripts.bench_soundalike import labelled_recordings, score
 
 DATA = Path(__file__).resolve().parent / "data"
@@ -120,6 +125,18 @@ def test_a_misheard_specific_claim_is_one_finding(scanner: Scanner) -> None:
     ]
 
 
+def test_snippets_fill_windows_of_the_encoders_length_in_time_order() -> None:
+    pieces = [Snippet(i, 4.0 * i, 4.0 * i + 1.5, "", "") for i in range(40)]
+    windows = _windows(pieces)
+    assert [s for w in windows for s in w] == pieces
+    for w in windows:
+        assert sum(s.end - s.start + 2 * PAD for s in w) + GAP * (len(w) - 1) <= WINDOW
+    # full: the next window's first snippet would not have fitted
+    for w, after in itertools.pairwise(windows):
+        held = sum(s.end - s.start + 2 * PAD + GAP for s in w)
+        assert held + after[0].end - after[0].start + 2 * PAD > WINDOW
+
+
 # -- with the real model ------------------------------------------------------------------------
 
 
@@ -159,6 +176,25 @@ def test_verified_sound_alikes_carry_their_evidence(auditor: Auditor, hard: list
         assert f.heard_logprob is not None and f.term_logprob is not None
         assert f.heard_logprob <= 0 and f.term_logprob <= 0
     assert all(f.heard_logprob is None for f in verified if f.match != "sound-alike")
+
+
+def test_windows_scored_side_by_side_give_the_same_evidence(auditor: Auditor, hard: list) -> None:  # type: ignore[type-arg]
+    path, transcript, findings, _ = hard[0]
+    info = auditor.check_input(path)
+    pieces = snippets(findings, transcript.view())
+    # Three times over (as if three times the findings), so that there are several windows.
+    pieces = [dataclasses.replace(p, finding=p.finding + 100 * k) for k in range(3) for p in pieces]
+    assert len(_windows(pieces)) >= 3
+
+    def audio(start: float, seconds: float):  # type: ignore[no-untyped-def]
+        return extract_audio(info, 0, 60, (start, seconds))
+
+    def scorer(samples, texts):  # type: ignore[no-untyped-def]
+        return auditor.transcriber.piece_logprobs(samples, texts, "zh")
+
+    one_at_a_time = evidence(pieces, audio, scorer, lanes=1)
+    assert len(one_at_a_time) == len(pieces)
+    assert evidence(pieces, audio, scorer, lanes=3) == one_at_a_time
 
 
 def test_a_recording_gone_before_verification_keeps_its_sound_alikes(
