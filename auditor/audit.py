@@ -21,7 +21,7 @@ from auditor.errors import InputError
 from auditor.files import sha256_file
 from auditor.findings import Finding
 from auditor.lexicon import Lexicon, load_lexicon
-from auditor.media import MediaInfo, extract_audio, probe
+from auditor.media import MediaInfo, extract_spans, probe
 from auditor.models import model_on_disk, resolve_model
 from auditor.ocr import TextReader
 from auditor.options import AuditOptions
@@ -272,7 +272,7 @@ class Auditor:
             return verify_findings(
                 findings,
                 transcript,
-                lambda start, seconds: extract_audio(info, stream, timeout, (start, seconds)),
+                lambda spans, gap: extract_spans(info, stream, spans, gap, timeout),
                 lambda samples, texts: self.transcriber.piece_logprobs(samples, texts, language),
                 margin,
                 # One window more than there are workers: its audio is cut while they compute.

@@ -26,7 +26,6 @@ import numpy as np
 import numpy.typing as npt
 
 from auditor.findings import Finding
-from auditor.media import SAMPLE_RATE
 from auditor.transcript import Transcript, TranscriptText
 
 log = logging.getLogger("auditor")
@@ -51,8 +50,9 @@ WINDOW = 30.0
 Samples = npt.NDArray[np.float32]
 # (audio samples, texts as pieces) -> each piece's summed token log probability, per text
 Scorer = Callable[[Samples, list[list[str]]], list[list[float]]]
-# (start, duration) in seconds -> the recording's samples there
-AudioSpan = Callable[[float, float], Samples]
+# (spans as (start, duration) in seconds, gap) -> the recording's samples there, each span
+# followed by `gap` seconds of silence
+AudioSpans = Callable[[Sequence[tuple[float, float]], float], Samples]
 
 
 @dataclass(frozen=True)
@@ -99,7 +99,7 @@ def _windows(pieces: list[Snippet]) -> list[list[Snippet]]:
 
 
 def score(
-    pieces: list[Snippet], audio: AudioSpan, scorer: Scorer, lanes: int = 1
+    pieces: list[Snippet], audio: AudioSpans, scorer: Scorer, lanes: int = 1
 ) -> dict[int, tuple[float, float]]:
     """Finding index -> (heard log probability, term log probability) of its snippet.
 
@@ -107,14 +107,13 @@ def score(
     recording with several windows one window's encoding runs beside another's alignments and
     audio cuts. Each window's figures are its own, whatever runs beside it.
     """
-    gap = np.zeros(int(GAP * SAMPLE_RATE), np.float32)
 
     def one(window: list[Snippet]) -> list[tuple[int, tuple[float, float]]]:
-        samples = []
+        spans = []
         for s in window:
             start = max(0.0, s.start - PAD)
-            samples += [audio(start, s.end + PAD - start), gap]
-        packed = np.concatenate(samples)
+            spans.append((start, s.end + PAD - start))
+        packed = audio(spans, GAP)
         heard, term = scorer(packed, [[s.heard for s in window], [s.term for s in window]])
         return [
             (s.finding, (round(h, 3), round(t, 3)))
@@ -133,7 +132,7 @@ def score(
 def verify_findings(
     findings: Sequence[Finding],
     transcript: Transcript,
-    audio: AudioSpan,
+    audio: AudioSpans,
     scorer: Scorer,
     margin: float = TERM_MARGIN,
     lanes: int = 1,

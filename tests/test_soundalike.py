@@ -13,7 +13,7 @@ from auditor.audit import Auditor
 from auditor.detect import scan_recording
 from auditor.findings import Finding
 from auditor.lexicon import load_lexicon
-from auditor.media import extract_audio
+from auditor.media import extract_spans
 from auditor.options import AuditOptions
 from auditor.scan import Scanner
 from auditor.similarity import allowed, distance, heard_syllables, substitution, syllable, syllables
@@ -186,8 +186,8 @@ def test_windows_scored_side_by_side_give_the_same_evidence(auditor: Auditor, ha
     pieces = [dataclasses.replace(p, finding=p.finding + 100 * k) for k in range(3) for p in pieces]
     assert len(_windows(pieces)) >= 3
 
-    def audio(start: float, seconds: float):  # type: ignore[no-untyped-def]
-        return extract_audio(info, 0, 60, (start, seconds))
+    def audio(spans, gap):  # type: ignore[no-untyped-def]
+        return extract_spans(info, 0, spans, gap, 60)
 
     def scorer(samples, texts):  # type: ignore[no-untyped-def]
         return auditor.transcriber.piece_logprobs(samples, texts, "zh")

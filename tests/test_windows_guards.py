@@ -11,7 +11,7 @@ import pytest
 from auditor import guards
 from auditor.asr import lexicon_hotwords
 from auditor.lexicon import load_lexicon
-from auditor.media import SAMPLE_RATE, extract_audio, probe
+from auditor.media import SAMPLE_RATE, extract_audio, extract_spans, probe
 from auditor.transcript import Word
 from auditor.windows import Window, cut_windows, pcm_chunks, prefetch, quietest_point
 from tests.conftest import DEMO
@@ -73,6 +73,26 @@ def test_streamed_chunks_equal_the_whole_extraction() -> None:
     whole = extract_audio(info)
     streamed = np.concatenate(list(pcm_chunks(info, chunk_seconds=1.3)))
     assert np.array_equal(whole, streamed)
+
+
+def test_spans_read_in_one_run_equal_each_span_read_alone_with_silence_after() -> None:
+    info = probe(str(DEMO))
+    spans, gap = [(0.5, 1.2), (3.0, 0.8), (1.0, 2.0)], 0.4
+    together = extract_spans(info, 0, spans, gap)
+    silence = _quiet(gap)
+    alone = np.concatenate(
+        [p for span in spans for p in (extract_audio(info, 0, None, span), silence)]
+    )
+    assert abs(together.size - alone.size) <= 3 * 160  # a few ms: each seek lands on its own
+    at = 0
+    for span in spans:
+        size = int(span[1] * SAMPLE_RATE)
+        piece, own = together[at : at + size], alone[at : at + size]
+        assert np.corrcoef(piece, own)[0, 1] > 0.99
+        assert (
+            np.abs(together[at + size + 800 : at + size + int(gap * SAMPLE_RATE) - 800]).max() == 0
+        )
+        at += size + int(gap * SAMPLE_RATE)
 
 
 def test_credit_phrases_and_loops_are_hallucinations_sales_talk_is_not() -> None:
