@@ -19,7 +19,7 @@ from auditor.asr import TranscribeProgress, Transcriber, packs_speech, usable_cp
 from auditor.detect import scan_recording
 from auditor.errors import InputError
 from auditor.files import sha256_file
-from auditor.findings import Finding
+from auditor.findings import Finding, SoundCheck
 from auditor.lexicon import Lexicon, load_lexicon
 from auditor.media import MediaInfo, extract_spans, probe
 from auditor.models import model_on_disk, resolve_model
@@ -31,7 +31,7 @@ from auditor.screen import read_screen
 from auditor.screentext import ScreenText
 from auditor.times import utc_now
 from auditor.transcript import Segment, Transcript, TranscriptText, Word
-from auditor.verify import TERM_MARGIN, verify_findings
+from auditor.verify import TERM_MARGIN, apply_checks, check_sound_alikes
 from auditor.windows import stream_windows
 
 log = logging.getLogger("auditor")
@@ -240,8 +240,10 @@ class Auditor:
             audio_streams=len(info.audio_streams),
         )
         findings = scan_recording(path, transcript, screen_text, self.scanner)
+        checks: tuple[SoundCheck, ...] = ()
         if self.options.verify:
-            findings = self.verified(findings, transcript, info)
+            checks = self.sound_checks(findings, transcript, info)
+            findings = apply_checks(findings, checks)
         return AuditResult(
             source=source,
             transcript=transcript,
@@ -254,6 +256,7 @@ class Auditor:
             started=started,
             finished=utc_now(),
             screen=screen_text,
+            sound_checks=checks,
         )
 
     def verified(
@@ -265,16 +268,22 @@ class Auditor:
     ) -> tuple[Finding, ...]:
         """The findings with their sound-alikes checked against the recording's audio
         (auditor.verify): each keeps its evidence, or goes when the audio does not support it."""
+        return apply_checks(findings, self.sound_checks(findings, transcript, info), margin)
+
+    def sound_checks(
+        self, findings: tuple[Finding, ...], transcript: Transcript, info: MediaInfo
+    ) -> tuple[SoundCheck, ...]:
+        """What the recording's audio says of each sound-alike (none when it cannot be read
+        again: the sound-alikes then stay unverified, with a warning)."""
         stream, timeout = self.options.audio_stream, self.options.ffmpeg_timeout
         known = transcript.language not in ("", "auto", "unknown")
         language = transcript.language if known else "zh"
         try:
-            return verify_findings(
+            return check_sound_alikes(
                 findings,
                 transcript,
                 lambda spans, gap: extract_spans(info, stream, spans, gap, timeout),
                 lambda samples, texts: self.transcriber.piece_logprobs(samples, texts, language),
-                margin,
                 # One window more than there are workers: its audio is cut while they compute.
                 lanes=self.transcriber.workers + 1,
             )
@@ -282,4 +291,4 @@ class Auditor:
             # A stream that decodes whole but not from a seek (a damaged AAC stream) must not
             # lose the audit: the sound-alikes stay, unverified, as with --no-verify.
             log.warning("sound-alikes of %s not verified: %s", info.path, exc.cause)
-            return findings
+            return ()

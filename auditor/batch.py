@@ -42,6 +42,7 @@ from auditor.scan import Scanner
 from auditor.screentext import ScreenText
 from auditor.store import Claim, Store, new_owner
 from auditor.transcript import Transcript
+from auditor.verify import apply_checks, needs_check
 
 log = logging.getLogger("auditor")
 
@@ -683,6 +684,9 @@ class RescanSummary:
     # in the history), and decided ones it made again after an earlier scan had not.
     no_longer_found: tuple[Decision, ...] = ()
     found_again: tuple[Decision, ...] = ()
+    # Sound-alikes this lexicon found that the audio was not asked about when the recording was
+    # audited (a new term, or an audit with --no-verify): kept, without evidence.
+    unverified: int = 0
 
     def to_dict(self) -> dict[str, Any]:
         out = dataclasses.asdict(self)
@@ -701,14 +705,18 @@ def rescan(
     earlier findings of that same version and become each audit's current set. Findings of other
     lexicon versions stay in the database as history. Each audit is scanned for the product
     category it was audited with, unless `product_category` is given (then that is recorded).
+    Sound-alikes are judged by what the audio said of the same words when they were audited
+    (auditor.verify): one the audio did not support then is left out now; one never asked about
+    is kept without evidence, and counted.
     """
     clock = time.monotonic()
     gone_before = {d.finding_id: d for d in store.decided_but_gone()}
     scanners: dict[str, Scanner] = {}
-    audits = findings = 0
+    audits = findings = unverified = 0
     seconds = 0.0
     for rows in store.done_transcripts(chunk):
         items: list[tuple[int, str, Sequence[Finding]]] = []
+        checks = store.sound_checks([row.audit_id for row in rows])
         for row in rows:
             product = product_category or row.product_category
             if product not in scanners:
@@ -716,6 +724,8 @@ def rescan(
             transcript = Transcript.from_dict(json.loads(row.transcript))
             screen = ScreenText.from_dict(json.loads(row.screen)) if row.screen else None
             found = scan_recording(row.source, transcript, screen, scanners[product])
+            found = apply_checks(found, checks[row.audit_id])
+            unverified += sum(1 for f in found if needs_check(f) and f.term_logprob is None)
             items.append((row.audit_id, product, found))
             seconds += transcript.duration
             findings += len(found)
@@ -730,4 +740,5 @@ def rescan(
         round(time.monotonic() - clock, 3),
         no_longer_found=tuple(d for fid, d in gone.items() if fid not in gone_before),
         found_again=tuple(d for fid, d in gone_before.items() if fid not in gone),
+        unverified=unverified,
     )

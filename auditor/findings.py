@@ -39,6 +39,33 @@ Box = tuple[int, int, int, int]  # screen text: left, top, width, height in pixe
 
 
 @dataclass(frozen=True)
+class SoundCheck:
+    """What the audio said of one sound-alike (auditor.verify): the words heard, the term they
+    were taken for, their time, and how likely each text is there. Kept with the audit, the
+    term's support or not, so that a rescan judges the same words the same way without the
+    audio."""
+
+    matched: str
+    term: str
+    start: float
+    end: float
+    heard_logprob: float
+    term_logprob: float
+
+    @property
+    def key(self) -> tuple[str, str, float, float]:
+        return sound_key(self.matched, self.term, self.start, self.end)
+
+    def supports(self, margin: float) -> bool:
+        """Whether the term is at most `margin` nats less likely than what was heard."""
+        return self.term_logprob >= self.heard_logprob - margin
+
+
+def sound_key(matched: str, term: str, start: float, end: float) -> tuple[str, str, float, float]:
+    return matched, term, round(start, 3), round(end, 3)
+
+
+@dataclass(frozen=True)
 class Finding:
     source: str
     category: str

@@ -12,7 +12,7 @@ from pathlib import Path
 from typing import Any
 
 from auditor import __version__
-from auditor.findings import Finding, finding_id
+from auditor.findings import Finding, SoundCheck, finding_id
 from auditor.options import AsrOptions, AuditOptions, ScreenOptions
 from auditor.screentext import ScreenText
 from auditor.transcript import Transcript
@@ -71,6 +71,9 @@ class AuditResult:
     finished: str
     tool_version: str = __version__
     screen: ScreenText | None = None  # the text the video showed; None: no screen pass
+    # What the audio said of each sound-alike, the dropped ones too (auditor.verify): stored
+    # with a batch audit so that a rescan judges the same words the same way.
+    sound_checks: tuple[SoundCheck, ...] = ()
 
     def to_dict(self, with_words: bool = True) -> dict[str, Any]:
         return {

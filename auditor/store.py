@@ -35,7 +35,7 @@ from typing import Any, TypeVar
 
 from auditor.decisions import DECISIONS, OPEN, Decision, DecisionChange, ReviewedFinding
 from auditor.errors import InputError, StoreError
-from auditor.findings import CHANNELS, FINDING_FIELDS, Finding, finding_id
+from auditor.findings import CHANNELS, FINDING_FIELDS, Finding, SoundCheck, finding_id
 from auditor.options import DEFAULT_SCREEN_INTERVAL, AsrOptions, AuditOptions, ScreenOptions
 from auditor.results import AuditResult, ResolvedModel, SourceInfo
 from auditor.screentext import ScreenText
@@ -47,9 +47,9 @@ log = logging.getLogger("auditor")
 
 T = TypeVar("T")
 
-# 2: audits.product_category; 3: finding ids, channel, why, evidence, screen; 4: decisions (new
-# tables only: a database of schema 3 gains them and loses nothing)
-SCHEMA_VERSION = 4
+# 2: audits.product_category; 3: finding ids, channel, why, evidence, screen; 4: decisions; 5:
+# sound checks (4 and 5 add tables only: an older database gains them and loses nothing)
+SCHEMA_VERSION = 5
 DEFAULT_LEASE = 300.0  # seconds without a heartbeat before another run may take a claim over
 
 _SCHEMA = """
@@ -146,6 +146,16 @@ CREATE TABLE IF NOT EXISTS decisions (
     lexicon_version TEXT NOT NULL
 );
 CREATE INDEX IF NOT EXISTS decisions_fid ON decisions(fid, id);
+CREATE TABLE IF NOT EXISTS sound_checks (
+    audit_id INTEGER NOT NULL REFERENCES audits(id) ON DELETE CASCADE,
+    matched TEXT NOT NULL,
+    term TEXT NOT NULL,
+    start REAL NOT NULL,
+    "end" REAL NOT NULL,
+    heard_logprob REAL NOT NULL,
+    term_logprob REAL NOT NULL
+);
+CREATE INDEX IF NOT EXISTS sound_checks_audit ON sound_checks(audit_id);
 CREATE TABLE IF NOT EXISTS review_state (
     fid TEXT PRIMARY KEY,
     decision_id INTEGER NOT NULL REFERENCES decisions(id),
@@ -528,6 +538,15 @@ class Store:
                 ),
             )
             self._replace_findings(db, audit_id, result.lexicon_version, result.findings, stamp)
+            db.execute("DELETE FROM sound_checks WHERE audit_id = ?", (audit_id,))
+            db.executemany(
+                'INSERT INTO sound_checks(audit_id, matched, term, start, "end", heard_logprob, '
+                "term_logprob) VALUES (?, ?, ?, ?, ?, ?, ?)",
+                [
+                    (audit_id, c.matched, c.term, c.start, c.end, c.heard_logprob, c.term_logprob)
+                    for c in result.sound_checks
+                ],
+            )
             return True
 
     def fail(self, audit_id: int, owner: str, cause: str) -> bool:
@@ -623,6 +642,21 @@ class Store:
                 )
                 for r in rows
             ]
+
+    def sound_checks(self, audit_ids: Sequence[int]) -> dict[int, list[SoundCheck]]:
+        """What the audio said of the sound-alikes of these audits, when they were audited."""
+        out: dict[int, list[SoundCheck]] = {a: [] for a in audit_ids}
+        for at in range(0, len(audit_ids), 500):  # SQLite's limit on bound parameters
+            part = audit_ids[at : at + 500]
+            rows = self._db.execute(
+                'SELECT audit_id, matched, term, start, "end", heard_logprob, term_logprob '
+                f"FROM sound_checks WHERE audit_id IN ({', '.join('?' * len(part))}) "
+                "ORDER BY audit_id, start",
+                tuple(part),
+            ).fetchall()
+            for r in rows:
+                out[int(r[0])].append(SoundCheck(r[1], r[2], r[3], r[4], r[5], r[6]))
+        return out
 
     def replace_findings(
         self, items: Sequence[tuple[int, str, Sequence[Finding]]], lexicon_version: str

@@ -25,7 +25,7 @@ from dataclasses import dataclass
 import numpy as np
 import numpy.typing as npt
 
-from auditor.findings import Finding
+from auditor.findings import Finding, SoundCheck, sound_key
 from auditor.transcript import Transcript, TranscriptText
 
 log = logging.getLogger("auditor")
@@ -68,7 +68,7 @@ def snippets(findings: Sequence[Finding], view: TranscriptText) -> list[Snippet]
     """A snippet for each sound-alike speech finding: its words and one word each side."""
     out = []
     for index, f in enumerate(findings):
-        if f.match != "sound-alike" or f.channel != "speech" or not f.term:
+        if not needs_check(f) or f.term is None:
             continue
         inside = [i for i, w in enumerate(view.words) if w.end > f.start and w.start < f.end]
         if not inside:
@@ -129,6 +129,62 @@ def score(
     return dict(pair for window in scored for pair in window)
 
 
+def check_sound_alikes(
+    findings: Sequence[Finding],
+    transcript: Transcript,
+    audio: AudioSpans,
+    scorer: Scorer,
+    lanes: int = 1,
+) -> tuple[SoundCheck, ...]:
+    """What the audio says of each sound-alike speech finding; `lanes` windows of snippets are
+    scored at once."""
+    pieces = snippets(findings, transcript.view())
+    if not pieces:
+        return ()
+    evidence = score(pieces, audio, scorer, lanes)
+    out = []
+    for index, (heard, term) in sorted(evidence.items()):
+        f = findings[index]
+        assert f.term is not None  # snippets are made only for findings with a term
+        out.append(SoundCheck(f.matched, f.term, f.start, f.end, heard, term))
+    return tuple(out)
+
+
+def needs_check(f: Finding) -> bool:
+    """Whether a finding is a sound-alike in speech, which the audio is asked about."""
+    return f.match == "sound-alike" and f.channel == "speech" and bool(f.term)
+
+
+def apply_checks(
+    findings: Sequence[Finding], checks: Sequence[SoundCheck], margin: float = TERM_MARGIN
+) -> tuple[Finding, ...]:
+    """The findings with each checked sound-alike's evidence filled in, and those whose term
+    the audio does not support (more than `margin` below the heard words) left out. A
+    sound-alike with no check of its words, term and time stays as it is, unverified."""
+    by_key = {c.key: c for c in checks}
+    out = []
+    for f in findings:
+        check = by_key.get(sound_key(f.matched, f.term or "", f.start, f.end))
+        if check is None or not needs_check(f):
+            out.append(f)
+            continue
+        if not check.supports(margin):
+            log.info(
+                "sound-alike %s (%s) not in the audio: %.1f vs %.1f",
+                f.matched,
+                f.term,
+                check.term_logprob,
+                check.heard_logprob,
+            )
+            continue
+        out.append(
+            dataclasses.replace(
+                f, heard_logprob=check.heard_logprob, term_logprob=check.term_logprob
+            )
+        )
+    return tuple(out)
+
+
 def verify_findings(
     findings: Sequence[Finding],
     transcript: Transcript,
@@ -137,23 +193,6 @@ def verify_findings(
     margin: float = TERM_MARGIN,
     lanes: int = 1,
 ) -> tuple[Finding, ...]:
-    """The findings with each sound-alike's evidence filled in, and the sound-alikes whose term
-    the audio does not support (more than `margin` below the heard words) left out; `lanes`
-    windows of snippets are scored at once."""
-    pieces = snippets(findings, transcript.view())
-    if not pieces:
-        return tuple(findings)
-    evidence = score(pieces, audio, scorer, lanes)
-    out = []
-    for index, f in enumerate(findings):
-        if index not in evidence:
-            out.append(f)
-            continue
-        heard, term = evidence[index]
-        if term < heard - margin:
-            log.info(
-                "sound-alike %s (%s) not in the audio: %.1f vs %.1f", f.matched, f.term, term, heard
-            )
-            continue
-        out.append(dataclasses.replace(f, heard_logprob=heard, term_logprob=term))
-    return tuple(out)
+    """`apply_checks` of `check_sound_alikes`: the findings as the audio supports them."""
+    checks = check_sound_alikes(findings, transcript, audio, scorer, lanes)
+    return apply_checks(findings, checks, margin)

@@ -176,6 +176,13 @@ def test_verified_sound_alikes_carry_their_evidence(auditor: Auditor, hard: list
         assert f.heard_logprob is not None and f.term_logprob is not None
         assert f.heard_logprob <= 0 and f.term_logprob <= 0
     assert all(f.heard_logprob is None for f in verified if f.match != "sound-alike")
+    # the checks kept with a batch audit, for rescans, hold the same figures
+    checks = {
+        c.key: c for c in auditor.sound_checks(findings, transcript, auditor.check_input(path))
+    }
+    for f in sound:
+        check = checks[(f.matched, f.term, round(f.start, 3), round(f.end, 3))]
+        assert (check.heard_logprob, check.term_logprob) == (f.heard_logprob, f.term_logprob)
 
 
 def test_windows_scored_side_by_side_give_the_same_evidence(auditor: Auditor, hard: list) -> None:  # type: ignore[type-arg]

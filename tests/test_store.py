@@ -11,13 +11,16 @@ from pathlib import Path
 import pytest
 
 from auditor.batch import rescan
+from auditor.detect import scan_recording
 from auditor.errors import InputError, StoreError
-from auditor.findings import Finding, finding_id
+from auditor.findings import Finding, SoundCheck, finding_id
 from auditor.lexicon import load_lexicon
 from auditor.options import AuditOptions
 from auditor.results import AuditResult, ResolvedModel, SourceInfo
+from auditor.scan import Scanner
 from auditor.store import SCHEMA_VERSION, Claim, Store, new_owner
 from auditor.transcript import Segment, Transcript, Word
+from auditor.verify import apply_checks
 
 SETTINGS = {"model": "base", "beam_size": 5}
 KEY = "k1"
@@ -28,6 +31,7 @@ def _result(
     findings: Sequence[Finding] = (),
     lexicon_version: str = "v1",
     product_category: str = "general",
+    sound_checks: Sequence[SoundCheck] = (),
 ) -> AuditResult:
     return AuditResult(
         source=SourceInfo("a.mp4", 10, "s1", 3.0, "wav", False, 1),
@@ -41,6 +45,7 @@ def _result(
         started="2026-01-01T00:00:00+00:00",
         finished="2026-01-01T00:00:05+00:00",
         tool_version="0",
+        sound_checks=tuple(sound_checks),
     )
 
 
@@ -168,6 +173,39 @@ def test_rescan_records_the_lexicon_version_and_keeps_history(tmp_path: Path) ->
             for r in store._db.execute("SELECT DISTINCT lexicon_version FROM findings")  # history
         }
         assert versions == {base.lexicon_version, custom.version}
+
+
+def test_a_rescan_judges_sound_alikes_by_what_the_audio_said_when_audited(tmp_path: Path) -> None:
+    """The audit asked the audio about two sound-alikes (auditor.verify): it supported one and
+    not the other. A rescan, which reads no audio, keeps the first with its figures and leaves
+    the second out; without stored checks (audited with --no-verify) both stay, counted."""
+    transcript = _transcript("这个理财文赚不赔大家放心私信我发你恋睫")
+    found = scan_recording("a.mp4", transcript, None, Scanner(load_lexicon()))
+    sound = {f.matched: f for f in found if f.match == "sound-alike"}
+    supported, unsupported = sound["文赚不赔"], sound["私信我发你恋睫"]
+    checks = [
+        SoundCheck(f.matched, f.term or "", f.start, f.end, -9.0, term)
+        for f, term in ((supported, -12.5), (unsupported, -30.0))
+    ]
+    audited = apply_checks(found, checks)
+    assert unsupported not in audited
+    for name, stored in (("checked.db", checks), ("unchecked.db", [])):
+        with _open(tmp_path / name) as store:
+            me = new_owner()
+            _, row = store.claim("s1", KEY, SETTINGS, "a.mp4", me)
+            store.finish(row.id, me, _result(transcript, audited, "old", sound_checks=stored))
+            summary = rescan(store, load_lexicon())
+            heard = {
+                (f.matched, f.heard_logprob, f.term_logprob)
+                for f in store.findings()
+                if f.match == "sound-alike"
+            }
+        if stored:
+            assert heard == {("文赚不赔", -9.0, -12.5)}
+            assert summary.unverified == 0
+        else:
+            assert heard == {("文赚不赔", None, None), ("私信我发你恋睫", None, None)}
+            assert summary.unverified == 2
 
 
 def test_transcript_round_trips_through_the_store(tmp_path: Path) -> None:

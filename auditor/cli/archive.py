@@ -269,6 +269,12 @@ def rescan(db: str, lexicons: Sequence[str], product_category: str | None, fmt: 
                 click.echo(f"no longer found (decision kept in the history): {decision_line(gone)}")
             for back in summary.found_again:
                 click.echo(f"found again (its decision applies again): {decision_line(back)}")
+            if summary.unverified:
+                click.echo(
+                    f"{summary.unverified} sound-alike finding(s) not checked against the audio "
+                    "(new terms, or audited with --no-verify; a rescan reads no audio): they carry "
+                    "no evidence figures"
+                )
         return EXIT_OK
 
     run(body)
