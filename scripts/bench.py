@@ -3,6 +3,7 @@
     .venv/bin/python scripts/bench.py                      # everything (about 15 min on 2 cores)
     .venv/bin/python scripts/bench.py --only speed --rounds 5 --seconds 60,240
     .venv/bin/python scripts/bench.py --only decoding
+    .venv/bin/python scripts/bench.py --only batch --rounds 2 --batch-files 10 --batch-seconds 60
     .venv/bin/python scripts/bench.py --only memory --long-minutes 10,60
     .venv/bin/python scripts/bench.py --only quality
 
@@ -14,6 +15,9 @@ speed    x real time of `auditor audit` (the CLI, end to end) against bare faste
 decoding character error rate on the shared clips and the four real recordings, claim recall
          and false findings, for beam, greedy and adaptive decoding, with adaptive's thresholds
          and the share of speech it decoded twice.
+batch    wall time of one `auditor batch` over 10 recordings of about a minute (one worker,
+         the model loaded once) against the sum of one bare batched faster-whisper process per
+         file, alternating.
 memory   peak RSS (ru_maxrss of the process, from wait4) of `auditor audit` on recordings of
          10 and 60 minutes built from the shared clips separated by silence.
 quality  recall of the expected categories and false findings over the 24 shared clips, scanned
@@ -205,6 +209,46 @@ def speed(tmp: Path, seconds: float, rounds: int) -> None:
     rec.unlink()
 
 
+def batch(tmp: Path, files: int, seconds: float, rounds: int) -> None:
+    """`auditor batch` over `files` recordings (one process, the model loaded once) against the
+    sum of one bare batched faster-whisper process per recording, alternating rounds."""
+    from auditor.models import resolve_model
+
+    model = resolve_model("base").path
+    folder = tmp / "batch"
+    folder.mkdir()
+    # Lengths differ by a second, so that each file is other content (a batch audits a file
+    # whose content it has seen once).
+    recs = [make_recording(seconds + i, folder / f"rec{i:02d}.m4a") for i in range(files)]
+    total = sum(duration_of(r) for r in recs)
+    batch_walls: list[float] = []
+    bare_walls: list[float] = []
+    for round_ in range(rounds):
+        db = tmp / f"batch-{round_}.db"
+        wall, _, _ = measure(
+            [sys.executable, "-m", "auditor.cli", "batch", str(folder), "--db", str(db), "-q"]
+        )
+        batch_walls.append(wall)
+        db.unlink()
+        bare_walls.append(sum(measure(bare_cmd(r, "batched", model))[0] for r in recs))
+    med_batch, med_bare = statistics.median(batch_walls), statistics.median(bare_walls)
+    print(
+        f"\n## batch: {files} recordings of {seconds:.0f}-{seconds + files - 1:.0f} s "
+        f"({total / 60:.1f} min in all), {rounds} alternating rounds, load average "
+        f"{os.getloadavg()[0]:.1f}"
+    )
+    print("| run | median s | fastest s |")
+    print("|---|---|---|")
+    print(f"| `auditor batch` (one process) | {med_batch:.1f} | {min(batch_walls):.1f} |")
+    print(
+        f"| bare batched faster-whisper, one process per file (sum) | {med_bare:.1f} | "
+        f"{min(bare_walls):.1f} |"
+    )
+    print(f"throughput: sum of bare runs / batch = {med_bare / med_batch:.2f} (target >= 1.5)")
+    for r in recs:
+        r.unlink()
+
+
 def memory(tmp: Path, minutes: list[float]) -> None:
     rows = []
     for m in minutes:
@@ -377,12 +421,14 @@ def edit_distance(a: str, b: str) -> int:
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
-    parser.add_argument("--only", default="speed,decoding,memory,quality")
+    parser.add_argument("--only", default="speed,decoding,batch,memory,quality")
     parser.add_argument(
         "--seconds", default="60,240", help="speed recording lengths, comma-separated"
     )
     parser.add_argument("--rounds", type=int, default=5)
     parser.add_argument("--long-minutes", default="10,60")
+    parser.add_argument("--batch-files", type=int, default=10)
+    parser.add_argument("--batch-seconds", type=float, default=60.0, help="the first file's length")
     args = parser.parse_args()
     os.chdir(ROOT)
     sections = set(args.only.split(","))
@@ -395,6 +441,8 @@ def main() -> None:
             quality(tmp)
         if "decoding" in sections:
             decoding(tmp)
+        if "batch" in sections:
+            batch(tmp, args.batch_files, args.batch_seconds, args.rounds)
         if "memory" in sections:
             memory(tmp, [float(m) for m in args.long_minutes.split(",")])
 

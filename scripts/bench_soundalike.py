@@ -6,10 +6,12 @@ acoustic verification, and what verification adds to the audit time.
 
 Sets: `clean` the shared speech clips (tests/data/zh_tts, one claim set per file), `hard` the
 recordings of scripts/make_hard_media.py (made into out/hard/ when missing), `hard-subset` its
-committed part (tests/data/hard), `real` the four real recordings (../shared/media/real_zh,
-no claims). Each recording is transcribed once (default options); then its transcript is scanned
-with each sound-alike mode (none: exact and variant only; keys: equal sound keys; near: keys and
-the weighted syllable distance) and, for `+verify`, the sound-alikes are checked against the audio.
+committed part (tests/data/hard), `hard-heldout` six more made with other seeds and mixes
+(out/hard-heldout/; nothing was tuned on them), `real` the four real recordings
+(../shared/media/real_zh, no claims). Each recording is transcribed once (default options);
+then its transcript is scanned with each sound-alike mode (none: exact and variant only; keys:
+equal sound keys; near: keys and the weighted syllable distance) and, for `+verify`, the
+sound-alikes are checked against the audio.
 
 Scoring, per labelled clip and category (as scripts/eval.py does per utterance): a category the
 clip should produce and a finding within the clip's time gives is found; any other finding (in a
@@ -44,6 +46,7 @@ from auditor.verify import TERM_MARGIN  # noqa: E402
 CLEAN = ROOT / "tests" / "data" / "zh_tts"
 SUBSET = ROOT / "tests" / "data" / "hard"
 HARD = ROOT / "out" / "hard"
+HELDOUT = ROOT / "out" / "hard-heldout"
 REAL = ROOT.parent / "shared" / "media" / "real_zh"
 MODES = ("none", "keys", "near", "keys+verify", "near+verify")
 SLACK = 0.5  # seconds a finding may lie outside its clip (word times are rough at the edges)
@@ -115,10 +118,11 @@ def recordings(name: str) -> list[tuple[Path, list[Slot]]]:
         ]
     if name == "real":
         return [(p, [Slot(0.0, 1e9, frozenset(), p.stem)]) for p in sorted(REAL.glob("*.wav"))]
-    folder = SUBSET if name == "hard-subset" else HARD
+    folder = {"hard-subset": SUBSET, "hard-heldout": HELDOUT}.get(name, HARD)
     if not (folder / "labels.tsv").is_file():
+        heldout = ["--heldout"] if folder == HELDOUT else []
         subprocess.run([sys.executable, str(ROOT / "scripts" / "make_hard_media.py"), "--out",
-                        str(folder)], check=True)  # fmt: skip
+                        str(folder), *heldout], check=True)  # fmt: skip
     return labelled_recordings(folder)
 
 
@@ -228,8 +232,8 @@ def timing(runs: int) -> None:
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--sets", nargs="+", default=["clean", "hard-subset", "hard", "real"],
-                        choices=["clean", "hard-subset", "hard", "real"])  # fmt: skip
+    sets = ["clean", "hard-subset", "hard", "hard-heldout", "real"]
+    parser.add_argument("--sets", nargs="+", default=sets, choices=sets)
     parser.add_argument("--details", action="store_true", help="each false finding and miss")
     parser.add_argument("--no-timing", action="store_true", help="skip the 4-minute timing")
     parser.add_argument("--runs", type=int, default=2, help="timed runs of each kind")
