@@ -173,6 +173,8 @@ def make_recording(
     voice_track = np.concatenate(pieces)
     level = _rms(voice_track)
     bed = music(voice_track.size / RATE, rng) * level * 10 ** (-variant.music_db / 20) * 1.4
+    # The music's length comes from seconds and may round a sample off the voice's.
+    bed = np.pad(bed, (0, max(0, voice_track.size - bed.size)))[: voice_track.size]
     noise = rng.standard_normal(voice_track.size).astype(np.float32)
     noise *= level * 10 ** (-variant.noise_db / 20)
     left = voice_track + bed + noise
