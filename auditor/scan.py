@@ -813,6 +813,9 @@ def _resolve_overlaps(matches: list[Match], fallback: frozenset[str] = frozenset
     )
     kept: list[Match] = []
     open_: list[Match] = []
+    # Where each kept match is, by identity: list.index would compare matches field by field
+    # down the whole list, quadratic on a long transcript.
+    where: dict[int, int] = {}
     for m in ordered:
         open_ = [k for k in open_ if k.norm_end > m.norm_start]
         same = [k for k in open_ if k.category == m.category]
@@ -824,8 +827,10 @@ def _resolve_overlaps(matches: list[Match], fallback: frozenset[str] = frozenset
                 joined = m
             else:
                 continue
-            kept[kept.index(longest)] = joined
-            open_[open_.index(longest)] = joined
+            at = where.pop(id(longest))
+            kept[at] = joined
+            where[id(joined)] = at
+            open_ = [joined if k is longest else k for k in open_]
             continue
         inside = any(
             m.norm_end <= k.norm_end
@@ -833,6 +838,7 @@ def _resolve_overlaps(matches: list[Match], fallback: frozenset[str] = frozenset
             for k in open_
         )
         if not inside:
+            where[id(m)] = len(kept)
             kept.append(m)
             open_.append(m)
     return kept

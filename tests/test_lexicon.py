@@ -125,3 +125,23 @@ def test_builtin_lexicons_are_those_of_this_checkout() -> None:
     built-in lexicons are this checkout's, not the installed mapping's."""
     here = Path(__file__).resolve().parent.parent / "lexicons"
     assert all(path.parent == here for path in builtin_files())
+
+
+def test_builtin_patterns_are_written_as_the_scanner_sees_text() -> None:
+    """Patterns run over normalised text, where 三高 is 3高, 一定 is 1定 and 零售价 is 0售价: a
+    pattern that spells a word the normaliser rewrites can never match it."""
+    import re
+
+    from auditor.normalize import normalize
+
+    lexicon = load_lexicon()
+    patterns = [(r.id, p.pattern) for r in lexicon.rules for p in r.patterns]
+    patterns += [(c.id, p.pattern) for c in lexicon.classes.values() for p in c.patterns]
+    patterns += [(e.id, e.pattern.pattern) for e in lexicon.exemptions if e.pattern is not None]
+    unseen = [
+        (where, run, normalize(run).text)
+        for where, source in patterns
+        for run in re.findall(r"[\u4e00-\u9fff]+", source)
+        if normalize(run).text != run
+    ]
+    assert unseen == []
