@@ -590,8 +590,9 @@ class Scanner:
                         window = heard[a:b]
                         if any(s is None for s in window):
                             continue
-                        d = distance(entry.syllables, window)  # type: ignore[arg-type]
-                        if 0 < d <= allowed(size):
+                        limit = allowed(size)
+                        d = distance(entry.syllables, window, limit)  # type: ignore[arg-type]
+                        if 0 < d <= limit:
                             candidates.append((d, abs(b - a - size), a, b, entry.item))
         # The nearest first, and the same number of syllables before one dropped or added; a
         # rule's words are matched once (no second, wider window around an exact match).

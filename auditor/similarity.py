@@ -10,8 +10,9 @@ candidate, and `auditor.verify` asks the recogniser whether the term fits the au
 
 from __future__ import annotations
 
+import math
 from collections.abc import Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from functools import lru_cache
 
 _INITIALS = (
@@ -58,6 +59,23 @@ class Syllable:
     initial: str  # "" for none (an, e, yi is "y" + "i")
     final: str
     tone: int  # 1-4, 5 for the neutral tone, 0 unknown
+    # A small number for (initial, final, tone), so that `distance` looks pair costs up by an int
+    # (hashing two syllables for each cell of its table was most of a scan's time).
+    code: int = field(init=False, compare=False, repr=False, hash=False)
+
+    def __post_init__(self) -> None:
+        parts = (self.initial, self.final, self.tone)
+        # setdefault: two threads interning one syllable get one code
+        object.__setattr__(self, "code", _CODES.setdefault(parts, len(_CODES)))
+
+    def __reduce__(self) -> tuple[type[Syllable], tuple[str, str, int]]:
+        # Codes are this process's: another process interns the syllable again.
+        return Syllable, (self.initial, self.final, self.tone)
+
+
+_CODES: dict[tuple[str, str, int], int] = {}
+_SPAN = 1 << 20  # more syllables than Mandarin has, with tones
+_PAIR_COSTS: dict[int, float] = {}  # a.code * _SPAN + b.code -> substitution(a, b)
 
 
 @lru_cache(maxsize=4096)
@@ -100,15 +118,22 @@ def substitution(a: Syllable, b: Syllable) -> float:
     return min(1.0, cost)
 
 
-def distance(said: Sequence[Syllable], heard: Sequence[Syllable]) -> float:
-    """Weighted edit distance between two syllable runs (substitutions, insertions, deletions)."""
+def distance(said: Sequence[Syllable], heard: Sequence[Syllable], limit: float = math.inf) -> float:
+    """Weighted edit distance between two syllable runs (substitutions, insertions, deletions);
+    `math.inf` as soon as it must exceed `limit` (every alignment crosses every row of the table
+    and no step costs less than nothing, so the distance is at least each row's least value)."""
+    costs = _PAIR_COSTS
     previous = [j * INDEL for j in range(len(heard) + 1)]
     for i, a in enumerate(said, 1):
         row = [i * INDEL]
+        base = a.code * _SPAN
         for j, b in enumerate(heard, 1):
-            row.append(
-                min(previous[j] + INDEL, row[j - 1] + INDEL, previous[j - 1] + substitution(a, b))
-            )
+            cost = costs.get(base + b.code)
+            if cost is None:
+                cost = costs[base + b.code] = substitution(a, b)
+            row.append(min(previous[j] + INDEL, row[j - 1] + INDEL, previous[j - 1] + cost))
+        if min(row) > limit:
+            return math.inf
         previous = row
     return previous[-1]
 

@@ -5,6 +5,8 @@ from __future__ import annotations
 
 import dataclasses
 import itertools
+import math
+import pickle
 from pathlib import Path
 
 import pytest
@@ -123,6 +125,17 @@ def test_a_misheard_specific_claim_is_one_finding(scanner: Scanner) -> None:
     assert [(m.category, text[m.start : m.end]) for m in matches] == [
         ("price.fake_reference", "全王最低价")
     ]
+
+
+def test_a_distance_beyond_its_limit_is_given_up_and_one_within_it_is_exact() -> None:
+    said, heard = syllables("命题组"), heard_syllables("令体组")
+    exact = distance(said, heard)  # type: ignore[arg-type]
+    assert 0 < exact < 1
+    assert distance(said, heard, limit=exact) == exact  # type: ignore[arg-type]
+    assert distance(said, heard, limit=exact / 2) == math.inf  # type: ignore[arg-type]
+    # syllables sent to another process are interned there again
+    again = pickle.loads(pickle.dumps(said))
+    assert again == said and distance(again, heard) == exact
 
 
 def test_snippets_fill_windows_of_the_encoders_length_in_time_order() -> None:
