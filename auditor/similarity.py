@@ -109,7 +109,6 @@ def _pair(a: str, b: str, other: float) -> float:
     return CONFUSION.get(frozenset((a, b)), other)
 
 
-@lru_cache(maxsize=65536)
 def substitution(a: Syllable, b: Syllable) -> float:
     """The cost of syllable `a` heard as `b`: initial, final and tone differences, at most 1."""
     cost = _pair(a.initial, b.initial, OTHER_INITIAL) + _pair(a.final, b.final, OTHER_FINAL)

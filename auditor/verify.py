@@ -183,16 +183,3 @@ def apply_checks(
             )
         )
     return tuple(out)
-
-
-def verify_findings(
-    findings: Sequence[Finding],
-    transcript: Transcript,
-    audio: AudioSpans,
-    scorer: Scorer,
-    margin: float = TERM_MARGIN,
-    lanes: int = 1,
-) -> tuple[Finding, ...]:
-    """`apply_checks` of `check_sound_alikes`: the findings as the audio supports them."""
-    checks = check_sound_alikes(findings, transcript, audio, scorer, lanes)
-    return apply_checks(findings, checks, margin)
