@@ -148,7 +148,6 @@ class Transcriber:
         self.workers, threads = worker_layout(
             self.device, options.cpu_threads or usable_cpus(), packs_speech(options)
         )
-        self.part_size = decode_part_size(self.device, options.batch_size)
         # Adaptive decoding: whether greedy text holds a claim (set by the auditor), and how many
         # seconds of speech were decoded, and decoded again with beam search.
         self.claim_check: ClaimCheck | None = None
@@ -214,7 +213,9 @@ class Transcriber:
                     yield find_speech(window.samples, window.offset)
 
         for chunks in pack(speech(), group=self.options.batch_size):
-            parts = in_parts(chunks, self.part_size)
+            parts = in_parts(
+                chunks, decode_part_size(self.device, self.options.batch_size, len(chunks))
+            )
             if language is None:  # language "auto": the first part decides it for all
                 first = self._decode(self._pipelines[0], parts.pop(0), language)
                 language = first[0].language
@@ -299,13 +300,10 @@ class Transcriber:
         self, pipeline: Any, chunks: list[Chunk], language: str | None, beam_size: int
     ) -> _Decoded:
         """Batched decoding of chunks laid end to end, one clip per chunk."""
-        audio = np.concatenate([p.samples for c in chunks for p in c.pieces])
-        clips = []
-        at = 0
-        for chunk in chunks:
-            size = sum(p.samples.shape[0] for p in chunk.pieces)
-            clips.append({"start": at / SAMPLE_RATE, "end": (at + size) / SAMPLE_RATE})
-            at += size
+        audio, bounds = lay_out(chunks)
+        # faster-whisper turns clip times into samples by truncation: half a sample in, each
+        # lands on its own sample (a start on a whole second is exact already).
+        clips = [{"start": a / SAMPLE_RATE, "end": (b + 0.5) / SAMPLE_RATE} for a, b in bounds]
         # The pipeline keeps the last word's time between calls to shape the next call's first
         # words; each call here starts again at 0.
         pipeline.last_speech_timestamp = 0.0
@@ -316,8 +314,10 @@ class Transcriber:
             batch_size=self.options.batch_size,
             **self._options(language, beam_size),
         )
-        starts = tuple(c["start"] for c in clips)
-        return _Decoded(audio, TimeMap(chunks), list(raw), str(info.language), starts)
+        starts = tuple(a / SAMPLE_RATE for a, _ in bounds)
+        ends = tuple(b / SAMPLE_RATE for _, b in bounds)
+        time_map = TimeMap(chunks, starts)
+        return _Decoded(audio, time_map, list(raw), str(info.language), starts, ends)
 
     def _convert(
         self, raw: Any, heard: npt.NDArray[np.float32], to_recording: Callable[[float, bool], float]
@@ -348,14 +348,7 @@ class Transcriber:
             text = to_simplified(raw.text).strip()
             if not text:
                 return []
-            words = [
-                Word(
-                    to_recording(float(raw.start), False),
-                    to_recording(float(raw.end), True),
-                    text,
-                    1.0,
-                )
-            ]
+            words = [_placed(Word(float(raw.start), float(raw.end), text, 1.0), to_recording)]
         out: list[Segment] = []
         for sentence in guards.split_sentences(words):
             text = "".join(w.text for w in sentence)
@@ -418,6 +411,7 @@ class _Decoded:
     segments: list[Any]  # faster-whisper segments, times in `audio`
     language: str
     starts: tuple[float, ...] = ()  # where each chunk begins in `audio`, seconds
+    ends: tuple[float, ...] = ()  # ... and ends
 
     def chunk_of(self, segment: Any) -> int:
         return max(0, bisect.bisect_right(self.starts, float(segment.start) + 1e-3) - 1)
@@ -439,7 +433,7 @@ def redo_windows(
     sound-alike, or of a claim with an unsure word; where a claim sits, accuracy matters most),
     each segment that repeats itself, and each chunk that gave no text; widened by REDO_CONTEXT
     and cut at the gaps between greedy words, so no word is heard twice or lost."""
-    ends = [*decoded.starts[1:], decoded.time_map.duration]
+    ends = decoded.ends
     marked: list[tuple[int, float, float]] = []  # chunk, start, end
     spoken: set[int] = set()
     words_of: dict[int, list[Any]] = {}
@@ -506,17 +500,44 @@ def kept_segments(segments: list[Any], windows: list[tuple[float, float]]) -> li
     return out
 
 
-def decode_part_size(device: str, batch_size: int) -> int:
-    """How many chunks one decoding call takes.
+def decode_part_size(device: str, batch_size: int, chunks: int) -> int:
+    """How many chunks one decoding call takes, for a group of `chunks`.
 
     Word times depend on how chunks are grouped into calls (faster-whisper carries the end of the
     last word from one chunk to the next within a call, to judge the first word after a pause),
-    so the grouping must depend on settings in the key only, never on the thread layout: on a CPU
-    a quarter of --batch-size (the most workers there are), on a GPU all of it.
+    so the grouping must depend on the recording and on settings in the key only, never on the
+    thread layout. On a GPU, the whole group in one call. On a CPU, the group spread over as many
+    calls as there can be workers (MAX_WORKERS), at most a quarter of --batch-size each: a short
+    recording's two or three chunks in one call would keep one worker busy and the other idle.
+    (Measured in one process on 2 cores: a 60 s audit took 9.4 s with calls of two chunks and
+    6.4 s with calls of one; a 4-minute one 23.4 s and 26.0 s.)
     """
     if device != "cpu":
         return max(1, batch_size)
-    return max(1, batch_size // MAX_WORKERS)
+    most = max(1, batch_size // MAX_WORKERS)
+    return max(1, min(most, -(-chunks // MAX_WORKERS)))
+
+
+def lay_out(chunks: list[Chunk]) -> tuple[npt.NDArray[np.float32], list[tuple[int, int]]]:
+    """The chunks' audio end to end, each from a whole second (silence between), and where each
+    begins and ends (samples).
+
+    faster-whisper places a chunk's words by its offset in the call cut down to 10 ms frames; on
+    a whole second that is exact, so a chunk's words and times do not depend on the chunks
+    before it in the call. The silence between is never heard: each chunk is a clip of its own.
+    """
+    bounds: list[tuple[int, int]] = []
+    at = 0
+    for chunk in chunks:
+        size = sum(p.samples.shape[0] for p in chunk.pieces)
+        bounds.append((at, at + size))
+        at += -(-size // SAMPLE_RATE) * SAMPLE_RATE
+    audio = np.zeros(bounds[-1][1] if bounds else 0, dtype=np.float32)
+    for chunk, (a, _) in zip(chunks, bounds, strict=True):
+        for piece in chunk.pieces:
+            audio[a : a + piece.samples.shape[0]] = piece.samples
+            a += piece.samples.shape[0]
+    return audio, bounds
 
 
 def in_parts(chunks: list[Chunk], size: int) -> list[list[Chunk]]:
@@ -535,5 +556,8 @@ class _Shift:
 
 
 def _placed(word: Word, to_recording: Callable[[float, bool], float]) -> Word:
-    start = to_recording(word.start, False)
-    return Word(start, max(start, to_recording(word.end, True)), word.text, word.probability)
+    """The word in the recording's times, to the millisecond: the float sums that place it
+    differ in the last digits with where its chunk lay in the call."""
+    start = round(to_recording(word.start, False), 3)
+    end = round(to_recording(word.end, True), 3)
+    return Word(start, max(start, end), word.text, word.probability)

@@ -126,18 +126,23 @@ def pack(
 class TimeMap:
     """Times in chunks laid end to end (what the recogniser reports) -> times in the recording."""
 
-    def __init__(self, chunks: Iterable[Chunk]) -> None:
+    def __init__(self, chunks: Iterable[Chunk], starts: Iterable[float] | None = None) -> None:
+        """`starts`: where each chunk begins in the laid-out audio (seconds), when there is
+        silence between them; else each follows the one before."""
         self._at: list[float] = []  # where each piece starts in the laid-out audio
         self._start: list[float] = []  # ... and in the recording
         self._length: list[float] = []
         at = 0.0
+        chunk_starts = iter(starts) if starts is not None else None
         for chunk in chunks:
+            if chunk_starts is not None:
+                at = next(chunk_starts)
             for piece in chunk.pieces:
                 self._at.append(at)
                 self._start.append(piece.start)
                 self._length.append(piece.duration)
                 at += piece.duration
-        self.duration = at
+        self.duration = sum(self._length)  # seconds of speech
 
     def pieces(self, audio: npt.NDArray[np.float32], a: float, b: float) -> list[Piece]:
         """The laid-out audio between times a and b, as pieces of the recording: cut at the

@@ -8,7 +8,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from auditor.asr import decode_part_size, in_parts, worker_layout
+from auditor.asr import decode_part_size, in_parts, lay_out, worker_layout
 from auditor.media import SAMPLE_RATE
 from auditor.speech import CHUNK_SECONDS, Chunk, Piece, TimeMap, find_speech, pack
 
@@ -108,6 +108,37 @@ def test_parts_keep_order_and_size() -> None:
 def test_decoding_calls_do_not_depend_on_the_thread_layout() -> None:
     # Word times depend on which chunks share a decoding call: the grouping follows the batch
     # size (in the settings key) and the device, not the number of workers or threads.
-    assert decode_part_size("cpu", 8) == 2
-    assert decode_part_size("cpu", 1) == 1
-    assert decode_part_size("cuda", 16) == 16
+    assert decode_part_size("cpu", 8, chunks=8) == 2
+    assert decode_part_size("cpu", 8, chunks=5) == 2
+    assert decode_part_size("cpu", 1, chunks=1) == 1
+    assert decode_part_size("cuda", 16, chunks=3) == 16
+
+
+def test_a_short_group_is_spread_over_the_workers() -> None:
+    # A minute of speech (two or three chunks) in one call would leave all workers but one idle.
+    assert [decode_part_size("cpu", 8, chunks=n) for n in (1, 2, 3, 4)] == [1, 1, 1, 1]
+    assert decode_part_size("cpu", 16, chunks=12) == 3
+
+
+def test_chunks_are_laid_out_from_whole_seconds() -> None:
+    # faster-whisper places a chunk's words by its offset cut down to 10 ms frames: from a whole
+    # second, the cut is exact, and a word's time does not depend on the chunks before it.
+    rng = np.random.default_rng(0)
+
+    def noise(start: float, size: int) -> Piece:
+        return Piece(start, rng.standard_normal(size).astype(np.float32))
+
+    chunks = [
+        Chunk([noise(0.0, 2 * SAMPLE_RATE + 37), noise(10.0, 555)]),
+        Chunk([noise(20.0, SAMPLE_RATE)]),
+        Chunk([noise(40.0, 999)]),
+    ]
+    audio, bounds = lay_out(chunks)
+    assert [a for a, _ in bounds] == [0, 3 * SAMPLE_RATE, 4 * SAMPLE_RATE]
+    for chunk, (a, b) in zip(chunks, bounds, strict=True):
+        assert np.array_equal(audio[a:b], np.concatenate([p.samples for p in chunk.pieces]))
+        assert int(a / SAMPLE_RATE * 100) == a / SAMPLE_RATE * 100  # whole frames
+    assert not audio[bounds[0][1] : bounds[1][0]].any()  # silence between, never heard
+    to_recording = TimeMap(chunks, [a / SAMPLE_RATE for a, _ in bounds])
+    assert to_recording(3.5) == pytest.approx(20.5)
+    assert to_recording.duration == pytest.approx(sum(c.duration for c in chunks))
