@@ -14,8 +14,10 @@ import bisect
 import dataclasses
 import logging
 import os
+import queue
 from collections.abc import Callable, Iterable, Iterator
 from concurrent.futures import ThreadPoolExecutor
+from contextlib import contextmanager
 from dataclasses import dataclass
 from functools import lru_cache
 from typing import Any
@@ -166,12 +168,21 @@ class Transcriber:
                 f"cannot load model {model.name} from {model.path} on "
                 f"{self.device}/{self.compute_type}: {exc}"
             ) from exc
-        # One pipeline per worker: a pipeline keeps state between calls.
-        self._pipelines = (
-            [BatchedInferencePipeline(self._model) for _ in range(self.workers)]
-            if packs_speech(options)
-            else []
-        )
+        self._new_pipeline = BatchedInferencePipeline
+        self._idle_pipelines: queue.SimpleQueue[Any] = queue.SimpleQueue()
+
+    @contextmanager
+    def _pipeline(self) -> Iterator[Any]:
+        """A batched pipeline that no other decoding call is using: a pipeline keeps state
+        between calls, and two recordings may be transcribed at once (batch workers do)."""
+        try:
+            pipeline = self._idle_pipelines.get_nowait()
+        except queue.Empty:
+            pipeline = self._new_pipeline(self._model)
+        try:
+            yield pipeline
+        finally:
+            self._idle_pipelines.put(pipeline)
 
     def transcribe_windows(
         self,
@@ -191,7 +202,7 @@ class Transcriber:
             if progress:
                 progress(min(done, max(duration or 0.0, end)), max(duration or 0.0, end))
 
-        if not self._pipelines:
+        if not packs_speech(self.options):
             for window in windows:
                 end = window.offset + window.duration
                 raw_segments, detected = self._run(window.samples, language)
@@ -217,7 +228,7 @@ class Transcriber:
                 chunks, decode_part_size(self.device, self.options.batch_size, len(chunks))
             )
             if language is None:  # language "auto": the first part decides it for all
-                first = self._decode(self._pipelines[0], parts.pop(0), language)
+                first = self._decode(parts.pop(0), language)
                 language = first[0].language
                 decoded_parts = [*first, *self._decode_parts(parts, language)]
             else:
@@ -235,14 +246,13 @@ class Transcriber:
 
     def _decode_parts(self, parts: list[list[Chunk]], language: str | None) -> list[_Decoded]:
         """The parts in order, decoded by the workers in parallel (CTranslate2 runs them at
-        once): worker w takes parts w, w + workers, ... one after another."""
+        once): lane w takes parts w, w + workers, ... one after another."""
         lanes = min(self.workers, len(parts))
         if lanes <= 1:
-            return [d for part in parts for d in self._decode(self._pipelines[0], part, language)]
+            return [d for part in parts for d in self._decode(part, language)]
 
         def lane(index: int) -> list[list[_Decoded]]:
-            pipeline = self._pipelines[index]
-            return [self._decode(pipeline, part, language) for part in parts[index::lanes]]
+            return [self._decode(part, language) for part in parts[index::lanes]]
 
         with ThreadPoolExecutor(lanes, thread_name_prefix="auditor-asr") as pool:
             done = list(pool.map(lane, range(lanes)))
@@ -266,14 +276,14 @@ class Transcriber:
         )
         return raw, str(info.language)
 
-    def _decode(self, pipeline: Any, chunks: list[Chunk], language: str | None) -> list[_Decoded]:
+    def _decode(self, chunks: list[Chunk], language: str | None) -> list[_Decoded]:
         """The chunks decoded as --decoding says: beam search; greedy; or adaptive, greedy
         first, then beam search again on the chunks whose greedy text is doubtful or holds a
         claim (their greedy segments are dropped)."""
         mode = self.options.decoding
         if mode == "beam" or self.options.beam_size <= 1:
-            return [self._decode_once(pipeline, chunks, language, self.options.beam_size)]
-        greedy = self._decode_once(pipeline, chunks, language, 1)
+            return [self._decode_once(chunks, language, self.options.beam_size)]
+        greedy = self._decode_once(chunks, language, 1)
         if mode == "greedy":
             return [greedy]
         self.decoded_seconds += greedy.time_map.duration
@@ -293,12 +303,10 @@ class Transcriber:
         for at in range(0, len(redo), size):
             group = redo[at : at + size]
             beam = self.options.beam_size
-            out.append(self._decode_once(pipeline, group, language or greedy.language, beam))
+            out.append(self._decode_once(group, language or greedy.language, beam))
         return out
 
-    def _decode_once(
-        self, pipeline: Any, chunks: list[Chunk], language: str | None, beam_size: int
-    ) -> _Decoded:
+    def _decode_once(self, chunks: list[Chunk], language: str | None, beam_size: int) -> _Decoded:
         """Batched decoding of chunks laid end to end, one clip per chunk."""
         audio, bounds = lay_out(chunks)
         # faster-whisper turns clip times into samples by truncation: half a sample in, each
@@ -306,18 +314,20 @@ class Transcriber:
         clips = [{"start": a / SAMPLE_RATE, "end": (b + 0.5) / SAMPLE_RATE} for a, b in bounds]
         # The pipeline keeps the last word's time between calls to shape the next call's first
         # words; each call here starts again at 0.
-        pipeline.last_speech_timestamp = 0.0
-        raw, info = pipeline.transcribe(
-            audio,
-            clip_timestamps=clips,
-            vad_filter=False,
-            batch_size=self.options.batch_size,
-            **self._options(language, beam_size),
-        )
+        with self._pipeline() as pipeline:
+            pipeline.last_speech_timestamp = 0.0
+            raw, info = pipeline.transcribe(
+                audio,
+                clip_timestamps=clips,
+                vad_filter=False,
+                batch_size=self.options.batch_size,
+                **self._options(language, beam_size),
+            )
+            raw = list(raw)  # (decoded here: the segments come from a generator)
         starts = tuple(a / SAMPLE_RATE for a, _ in bounds)
         ends = tuple(b / SAMPLE_RATE for _, b in bounds)
         time_map = TimeMap(chunks, starts)
-        return _Decoded(audio, time_map, list(raw), str(info.language), starts, ends)
+        return _Decoded(audio, time_map, raw, str(info.language), starts, ends)
 
     def _convert(
         self, raw: Any, heard: npt.NDArray[np.float32], to_recording: Callable[[float, bool], float]

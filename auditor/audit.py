@@ -86,6 +86,7 @@ class Auditor:
         self._scanner_lock = threading.Lock()
         self._claim_lock = threading.Lock()
         self._reader: TextReader | None = None
+        self._reader_lock = threading.Lock()
 
     @property
     def scanner(self) -> Scanner:
@@ -150,9 +151,10 @@ class Auditor:
     @property
     def reader(self) -> TextReader:
         """The OCR, loaded on first use (by the first video)."""
-        if self._reader is None:
-            self._reader = TextReader(screen_threads(self.options.asr.cpu_threads))
-        return self._reader
+        with self._reader_lock:
+            if self._reader is None:
+                self._reader = TextReader(screen_threads(self.options.asr.cpu_threads))
+            return self._reader
 
     def read_screen(self, info: MediaInfo, stop: threading.Event) -> ScreenText | None:
         """The screen pass over a video, at idle priority: it takes the CPU time that the

@@ -64,7 +64,7 @@ DEFAULT_EXTENSIONS = (
     "opus",
     "flac",
 )
-_WORKER_DEPTH = 2  # files per local worker at once: one transcribing, one being extracted
+_WORKER_DEPTH = 2  # files a local worker holds, and audits at once
 # What the recogniser computes moves with the OpenMP and OpenBLAS thread defaults that a process
 # starts with (numpy's feature extraction and CTranslate2 read them once, when they load): under
 # OMP_NUM_THREADS=1, which Ray sets for a one-CPU task, word times move by tens of milliseconds and
@@ -190,6 +190,9 @@ class Task:
     path: str
     sha256: str
     size: int
+    # Audited with no other file beside it in its worker: it was in flight, beside another,
+    # when a worker died, so one of the two killed it (see `after_worker_death`).
+    alone: bool = False
 
 
 @dataclass(frozen=True)
@@ -275,8 +278,50 @@ def _worker_main(
         os._exit(1)  # the driver is gone (killed): stop at once, even mid-transcription
 
     threading.Thread(target=watchdog, daemon=True).start()
-    while (task := inbox.get()) is not None:
-        outbox.put(("outcome", audit_task(options, task)))
+    slots = _Slots(_WORKER_DEPTH)
+    turn = threading.Lock()  # files start in the order sent: see `after_worker_death`
+
+    def serve() -> None:
+        while True:
+            with turn:
+                task = inbox.get()
+                if task is None:
+                    break
+                wanted = _WORKER_DEPTH if task.alone else 1
+                slots.take(wanted)
+            try:
+                outbox.put(("outcome", audit_task(options, task)))
+            finally:
+                slots.give(wanted)
+        inbox.put(None)  # for the other thread
+
+    threads = [
+        threading.Thread(target=serve, name=f"auditor-file-{i}") for i in range(_WORKER_DEPTH)
+    ]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+
+
+class _Slots:
+    """How many files a worker audits at once. Two, so that one file's reading, speech finding,
+    scan and sound check fill the cores the other's decoding leaves idle (CTranslate2 queues
+    their decoding calls on its workers); all of them for a file that must be audited alone."""
+
+    def __init__(self, size: int) -> None:
+        self._free = size
+        self._changed = threading.Condition()
+
+    def take(self, count: int) -> None:
+        with self._changed:
+            self._changed.wait_for(lambda: self._free >= count)
+            self._free -= count
+
+    def give(self, count: int) -> None:
+        with self._changed:
+            self._free += count
+            self._changed.notify_all()
 
 
 class LocalExecutor:
@@ -327,24 +372,20 @@ class LocalExecutor:
         return outcomes
 
     def _reap(self) -> list[Outcome]:
-        """A worker that died (crash, out of memory) fails its current file; the next is resent."""
+        """A worker that died (crash, out of memory) fails the file that killed it; the others
+        it held are sent again (see `after_worker_death`)."""
         outcomes: list[Outcome] = []
         for index, worker in enumerate(self._workers):
             if worker.process.is_alive():
                 continue
             code = worker.process.exitcode
-            assigned = list(worker.assigned)
+            killer, again = after_worker_death(worker.assigned)
             self._workers[index] = self._start()
-            if assigned:
-                outcomes.append(
-                    Outcome(
-                        assigned[0],
-                        "failed",
-                        f"worker process died (exit code {code}) while auditing this file",
-                    )
-                )
-                for task in assigned[1:]:
-                    self.submit(task)
+            if killer is not None:
+                cause = f"worker process died (exit code {code}) while auditing this file"
+                outcomes.append(Outcome(killer, "failed", cause))
+            for task in again:
+                self.submit(task)
         return outcomes
 
     def close(self) -> None:
@@ -357,6 +398,22 @@ class LocalExecutor:
             if worker.process.is_alive():
                 worker.process.kill()
                 worker.process.join()
+
+
+def after_worker_death(assigned: list[Task]) -> tuple[Task | None, list[Task]]:
+    """The file to fail, if it is known, and the files to send again, when a worker that held
+    `assigned` (in the order sent) died.
+
+    A worker audits its first two files at once, so when two were in flight either may be the
+    one that killed it: both go again, each to be audited alone, and the one that kills a worker
+    alone is failed. A file sent first alone, or held alone, was the only one running.
+    """
+    if not assigned:
+        return None, []
+    first, rest = assigned[0], assigned[1:]
+    if first.alone or not rest:
+        return first, rest
+    return None, [dataclasses.replace(t, alone=True) for t in assigned]
 
 
 @dataclass

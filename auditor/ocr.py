@@ -9,6 +9,7 @@ off: text burned into a broadcast is upright.
 from __future__ import annotations
 
 import logging
+import threading
 from dataclasses import dataclass
 from typing import Any
 
@@ -37,9 +38,14 @@ class TextReader:
     def __init__(self, threads: int = 1) -> None:
         self.threads = max(1, threads)
         self._engine: Any = None
+        self._loading = threading.Lock()  # two audits of one batch worker may read at once
 
     @property
     def engine(self) -> Any:
+        with self._loading:
+            return self._load()
+
+    def _load(self) -> Any:
         if self._engine is None:
             try:
                 from rapidocr_onnxruntime import RapidOCR

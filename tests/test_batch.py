@@ -15,11 +15,13 @@ import sqlite3
 import subprocess
 import sys
 import time
+from dataclasses import replace
 from pathlib import Path
 
 import click
 import pytest
 
+from auditor.batch import Task, after_worker_death
 from tests.conftest import DATA, DEMO, ROOT, child_pids, db_rows, run_cli
 
 
@@ -341,3 +343,17 @@ def test_a_local_ray_run_gives_the_same_findings(
         ray_confidence = json.loads(ray_row)["confidence"]
         local_confidence = json.loads(local_row)["confidence"]
         assert abs(ray_confidence - local_confidence) <= 0.01, (ray_row, local_row)
+
+
+def test_a_dead_worker_fails_the_file_that_killed_it_and_no_other() -> None:
+    first, second = (Task(i, f"/x/{i}.mp4", "0" * 64, 1) for i in (1, 2))
+    # One file in flight: it killed the worker.
+    assert after_worker_death([first]) == (first, [])
+    # Two in flight at once: either may have; both go again, each to be audited alone.
+    killer, again = after_worker_death([first, second])
+    assert killer is None
+    assert again == [replace(first, alone=True), replace(second, alone=True)]
+    # A file audited alone that dies is the one; the file held behind it goes again.
+    alone = replace(first, alone=True)
+    assert after_worker_death([alone, second]) == (alone, [second])
+    assert after_worker_death([]) == (None, [])
