@@ -148,17 +148,10 @@ class AuditOptions:
         """
         return {
             **self.asr.key_fields(),
-            "chunking": CHUNKING,
             "model_id": model_id,
             "audio_stream": self.audio_stream,
             **self.screen.key_fields(),
         }
-
-
-# How speech is cut into chunks and chunks into decoding calls, which shapes word times: counted
-# up when that changes, so that a batch audits its files again. 2: calls follow the number of
-# chunks, and each chunk starts on a whole second of the laid-out audio (auditor.asr).
-CHUNKING = 2
 
 
 def settings_key(settings: dict[str, Any]) -> str:
