@@ -9,6 +9,7 @@ the context makes the claim plausible.
 from __future__ import annotations
 
 import re
+import threading
 import unicodedata
 from functools import lru_cache
 
@@ -44,10 +45,18 @@ def fuzzy_syllable(syllable: str) -> str:
 
 
 _SYLLABLE_IDS: dict[str, int] = {}
+_SYLLABLE_IDS_LOCK = threading.Lock()
 
 
 def _key(syllable: str) -> str:
-    return chr(_KEY_BASE + _SYLLABLE_IDS.setdefault(fuzzy_syllable(syllable), len(_SYLLABLE_IDS)))
+    fuzzy = fuzzy_syllable(syllable)
+    known = _SYLLABLE_IDS.get(fuzzy)
+    if known is None:
+        # Under the lock: two threads (two audits of a batch worker) keying two new syllables
+        # at once would otherwise both read one len() and share a key.
+        with _SYLLABLE_IDS_LOCK:
+            known = _SYLLABLE_IDS.setdefault(fuzzy, len(_SYLLABLE_IDS))
+    return chr(_KEY_BASE + known)
 
 
 @lru_cache(maxsize=1)

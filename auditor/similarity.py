@@ -11,6 +11,7 @@ candidate, and `auditor.verify` asks the recogniser whether the term fits the au
 from __future__ import annotations
 
 import math
+import threading
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from functools import lru_cache
@@ -65,8 +66,13 @@ class Syllable:
 
     def __post_init__(self) -> None:
         parts = (self.initial, self.final, self.tone)
-        # setdefault: two threads interning one syllable get one code
-        object.__setattr__(self, "code", _CODES.setdefault(parts, len(_CODES)))
+        code = _CODES.get(parts)
+        if code is None:
+            # Under the lock: two threads (two audits of a batch worker) interning two new
+            # syllables at once would otherwise both read one len() and share a code.
+            with _CODES_LOCK:
+                code = _CODES.setdefault(parts, len(_CODES))
+        object.__setattr__(self, "code", code)
 
     def __reduce__(self) -> tuple[type[Syllable], tuple[str, str, int]]:
         # Codes are this process's: another process interns the syllable again.
@@ -74,6 +80,7 @@ class Syllable:
 
 
 _CODES: dict[tuple[str, str, int], int] = {}
+_CODES_LOCK = threading.Lock()
 _SPAN = 1 << 20  # more syllables than Mandarin has, with tones
 _PAIR_COSTS: dict[int, float] = {}  # a.code * _SPAN + b.code -> substitution(a, b)
 
