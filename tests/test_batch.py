@@ -357,3 +357,48 @@ def test_a_dead_worker_fails_the_file_that_killed_it_and_no_other() -> None:
     alone = replace(first, alone=True)
     assert after_worker_death([alone, second]) == (alone, [second])
     assert after_worker_death([]) == (None, [])
+
+
+def _cmdline(pid: int) -> str:
+    try:
+        return Path(f"/proc/{pid}/cmdline").read_bytes().replace(b"\0", b" ").decode()
+    except OSError:
+        return ""
+
+
+def test_a_worker_killed_with_two_files_in_flight_fails_neither(
+    ffmpeg_bin: str, tmp_path: Path
+) -> None:
+    folder = tmp_path / "two"
+    folder.mkdir()
+    names = ("a.m4a", "b.m4a")
+    for name, clip in zip(names, ("d05.wav", "d10.wav"), strict=True):
+        # A clip, then six minutes of silence: ffmpeg reads on window by window (so both files
+        # are seen being read at once), while little is decoded.
+        _ffmpeg(
+            ffmpeg_bin, "-i", str(DATA / "clips" / clip), "-af", "apad=pad_dur=360",
+            "-c:a", "aac", str(folder / name),
+        )  # fmt: skip
+    db = tmp_path / "two.db"
+    process = subprocess.Popen(
+        [sys.executable, "-m", "auditor.cli", "batch", str(folder), "--db", str(db)],
+        cwd=ROOT,
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.PIPE,
+        text=True,
+    )
+    killed = None
+    deadline = time.monotonic() + 120
+    while killed is None and time.monotonic() < deadline and process.poll() is None:
+        for worker in child_pids(process.pid):
+            below = [_cmdline(pid) for pid in child_pids(worker, recursive=True)]
+            if all(any(name in line for line in below) for name in names):
+                os.kill(worker, signal.SIGKILL)
+                killed = worker
+                break
+        time.sleep(0.02)
+    assert killed is not None, "the worker was never seen reading both files at once"
+    _, stderr = process.communicate(timeout=300)
+    assert process.returncode == 0, stderr
+    statuses = db_rows(db, "SELECT status FROM audits ORDER BY source_path")
+    assert statuses == [("done",), ("done",)], stderr
