@@ -307,7 +307,7 @@ class Transcriber:
         return out
 
     def _decode_once(self, chunks: list[Chunk], language: str | None, beam_size: int) -> _Decoded:
-        """Batched decoding of chunks laid end to end, one clip per chunk."""
+        """Batched decoding of chunks, one clip per chunk (laid out by `lay_out`)."""
         audio, bounds = lay_out(chunks)
         # faster-whisper turns clip times into samples by truncation: half a sample in, each
         # lands on its own sample (a start on a whole second is exact already).
