@@ -73,17 +73,22 @@ def _zombie(pid: int) -> bool:
         return False
 
 
-@pytest.fixture(scope="module")
-def killed_and_resumed(media: Path, tmp_path_factory: pytest.TempPathFactory) -> dict[str, object]:
-    """Run a batch, SIGKILL it once the first file is stored, run it again."""
-    db = tmp_path_factory.mktemp("db") / "audits.db"
-    process = subprocess.Popen(
-        [sys.executable, "-m", "auditor.cli", "batch", str(media), "--db", str(db)],
+def _start_batch(folder: Path, db: Path) -> subprocess.Popen[str]:
+    """`auditor batch FOLDER --db DB` in the background, its stderr kept."""
+    return subprocess.Popen(
+        [sys.executable, "-m", "auditor.cli", "batch", str(folder), "--db", str(db)],
         cwd=ROOT,
         stdout=subprocess.DEVNULL,
         stderr=subprocess.PIPE,
         text=True,
     )
+
+
+@pytest.fixture(scope="module")
+def killed_and_resumed(media: Path, tmp_path_factory: pytest.TempPathFactory) -> dict[str, object]:
+    """Run a batch, SIGKILL it once the first file is stored, run it again."""
+    db = tmp_path_factory.mktemp("db") / "audits.db"
+    process = _start_batch(media, db)
     deadline = time.monotonic() + 120
     done_at_kill: object = 0
     while time.monotonic() < deadline and process.poll() is None:
@@ -380,13 +385,7 @@ def test_a_worker_killed_with_two_files_in_flight_fails_neither(
             "-c:a", "aac", str(folder / name),
         )  # fmt: skip
     db = tmp_path / "two.db"
-    process = subprocess.Popen(
-        [sys.executable, "-m", "auditor.cli", "batch", str(folder), "--db", str(db)],
-        cwd=ROOT,
-        stdout=subprocess.DEVNULL,
-        stderr=subprocess.PIPE,
-        text=True,
-    )
+    process = _start_batch(folder, db)
     killed = None
     deadline = time.monotonic() + 120
     while killed is None and time.monotonic() < deadline and process.poll() is None:
