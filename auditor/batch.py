@@ -278,8 +278,11 @@ def _worker_main(
         os._exit(1)  # the driver is gone (killed): stop at once, even mid-transcription
 
     threading.Thread(target=watchdog, daemon=True).start()
-    slots = _Slots(_WORKER_DEPTH)
-    turn = threading.Lock()  # files start in the order sent: see `after_worker_death`
+    # Files start in the order sent (see `after_worker_death`): a thread takes the next file and
+    # its slots under `turn`, so that one waiting for both slots (a file audited alone) holds
+    # back the files sent after it.
+    slots = threading.Semaphore(_WORKER_DEPTH)
+    turn = threading.Lock()
 
     def serve() -> None:
         while True:
@@ -288,13 +291,16 @@ def _worker_main(
                 if task is None:
                     break
                 wanted = _WORKER_DEPTH if task.alone else 1
-                slots.take(wanted)
+                for _ in range(wanted):
+                    slots.acquire()
             try:
                 outbox.put(("outcome", audit_task(options, task)))
             finally:
-                slots.give(wanted)
+                slots.release(wanted)
         inbox.put(None)  # for the other thread
 
+    # Two files at once: one file's reading, speech finding, scan and sound check fill the cores
+    # the other's decoding leaves idle (CTranslate2 queues their decoding calls on its workers).
     threads = [
         threading.Thread(target=serve, name=f"auditor-file-{i}") for i in range(_WORKER_DEPTH)
     ]
@@ -302,26 +308,6 @@ def _worker_main(
         thread.start()
     for thread in threads:
         thread.join()
-
-
-class _Slots:
-    """How many files a worker audits at once. Two, so that one file's reading, speech finding,
-    scan and sound check fill the cores the other's decoding leaves idle (CTranslate2 queues
-    their decoding calls on its workers); all of them for a file that must be audited alone."""
-
-    def __init__(self, size: int) -> None:
-        self._free = size
-        self._changed = threading.Condition()
-
-    def take(self, count: int) -> None:
-        with self._changed:
-            self._changed.wait_for(lambda: self._free >= count)
-            self._free -= count
-
-    def give(self, count: int) -> None:
-        with self._changed:
-            self._free += count
-            self._changed.notify_all()
 
 
 class LocalExecutor:
