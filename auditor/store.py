@@ -47,6 +47,13 @@ log = logging.getLogger("auditor")
 
 T = TypeVar("T")
 
+
+def _in_bound_parts(values: Sequence[T]) -> list[Sequence[T]]:
+    """`values` in runs short enough to bind in one statement (SQLite allows 999 parameters
+    in older builds)."""
+    return [values[at : at + 500] for at in range(0, len(values), 500)]
+
+
 # 2: audits.product_category; 3: finding ids, channel, why, evidence, screen; 4: decisions; 5:
 # sound checks (4 and 5 add tables only: an older database gains them and loses nothing)
 SCHEMA_VERSION = 5
@@ -646,8 +653,7 @@ class Store:
     def sound_checks(self, audit_ids: Sequence[int]) -> dict[int, list[SoundCheck]]:
         """What the audio said of the sound-alikes of these audits, when they were audited."""
         out: dict[int, list[SoundCheck]] = {a: [] for a in audit_ids}
-        for at in range(0, len(audit_ids), 500):  # SQLite's limit on bound parameters
-            part = audit_ids[at : at + 500]
+        for part in _in_bound_parts(audit_ids):
             rows = self._db.execute(
                 'SELECT audit_id, matched, term, start, "end", heard_logprob, term_logprob '
                 f"FROM sound_checks WHERE audit_id IN ({', '.join('?' * len(part))}) "
@@ -856,8 +862,7 @@ class Store:
         changes: list[DecisionChange] = []
         with self.transaction() as db:
             found: dict[str, sqlite3.Row] = {}
-            for at in range(0, len(wanted), 500):
-                chunk = wanted[at : at + 500]
+            for chunk in _in_bound_parts(wanted):
                 for row in db.execute(
                     "SELECT f.fid, a.sha256, a.source_path, f.category, f.rule, f.matched, "
                     f'f.start, f."end", f.lexicon_version {_CURRENT_FROM} {_CURRENT_WHERE} '
