@@ -34,6 +34,7 @@ EXEMPTION_KINDS = ("phrase", "before", "after", "clause")
 PART_ORDERS = ("given", "any")
 SPANS = ("clause", "sentence")
 DEFAULT_GAP = 6  # normalised characters allowed between two parts of a combination
+PART_KEYS = frozenset({"name", "class", "gap"})
 _CLASS_ID = re.compile(r"^[a-z][a-z0-9_]*$")
 CATEGORIES_FILE = "categories.toml"
 _RULE_ID = re.compile(r"^[a-z_]+\.[a-z_]+/[a-z0-9_.-]+$|^[a-z_]+/[a-z0-9_.-]+$")
@@ -85,6 +86,9 @@ class Part:
 
     name: str
     word_class: str
+    # How far this part may start after the one before, when not the rule's `gap`: a price
+    # comparison often says a lot between the reference price and the current one.
+    gap: int | None = None
 
 
 @dataclass(frozen=True)
@@ -508,19 +512,33 @@ class _Builder:
         what = f"rule {rule_id}: parts"
         if not isinstance(raw, list) or len(raw) < 2:
             raise LexiconError(name, line, f"{what} must list two or more parts")
-        parts = []
+        parts: list[Part] = []
         for item in raw:
-            if not isinstance(item, dict) or set(item) != {"name", "class"}:
+            if not isinstance(item, dict) or not {"name", "class"} <= set(item) <= PART_KEYS:
                 raise LexiconError(
-                    name, line, f'{what}: each part is {{ name = "...", class = "..." }}'
+                    name,
+                    line,
+                    f'{what}: each part is {{ name = "...", class = "..." }}, with gap = N '
+                    "if it may be further from the part before than the rule's gap",
                 )
-            parts.append(Part(str(item["name"]), str(item["class"])))
+            part_gap = item.get("gap")
+            if part_gap is not None and (
+                not isinstance(part_gap, int) or isinstance(part_gap, bool) or part_gap < 0
+            ):
+                raise LexiconError(name, line, f"{what}: a part's gap must be a whole number >= 0")
+            if part_gap is not None and not parts:
+                raise LexiconError(name, line, f"{what}: the first part has no part before it")
+            parts.append(Part(str(item["name"]), str(item["class"]), part_gap))
         # Classes may be defined in any file: checked once every file is read (build).
         self.class_refs.append((name, line, rule_id, tuple(parts)))
         order = entry.get("order", "given")
         if order not in PART_ORDERS or (order == "any" and len(parts) != 2):
             raise LexiconError(
                 name, line, f"rule {rule_id}: order is 'given', or 'any' for two parts"
+            )
+        if order == "any" and any(p.gap is not None for p in parts):
+            raise LexiconError(
+                name, line, f"rule {rule_id}: parts in any order take the rule's gap"
             )
         gap = entry.get("gap", DEFAULT_GAP)
         if not isinstance(gap, int) or gap < 0:

@@ -399,7 +399,9 @@ class Scanner:
             lead = parts[combination.lead].word_class
             if not index.spans.get(lead):
                 continue
-            reach = len(parts) * (combination.gap + _LONGEST_PART)
+            reach = sum(
+                (combination.gap if p.gap is None else p.gap) + _LONGEST_PART for p in parts
+            )
             orders = [parts]
             if combination.order == "any":
                 orders.append(parts[::-1])
@@ -960,8 +962,9 @@ def _combine(
         if len(chain) == len(parts):
             return chain
         a, b = chain[-1]
-        gap = 0 if single else combination.gap
-        for start, end, one in words.starting(parts[len(chain)].word_class, b, b + gap + 1):
+        part = parts[len(chain)]
+        gap = 0 if single else combination.gap if part.gap is None else part.gap
+        for start, end, one in words.starting(part.word_class, b, b + gap + 1):
             if one or start - b > gap:
                 continue
             if "\n" in words.text[b:start] or not bounds.same(combination.span, a, start):
