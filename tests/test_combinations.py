@@ -37,6 +37,8 @@ def _why(text: str, product: str = "general") -> list[dict[str, str]]:
         "天天泡脚能改善静脉曲张",
         "再也不用吃安眠药了",
         "痰多可用，一天两次",
+        "适合过敏性鼻炎的朋友",  # the use before the ailment
+        "吃药十年不如喝我们的茶一个月",  # medical care belittled
     ],
 )
 def test_an_efficacy_verb_and_a_disease_make_a_claim(text: str) -> None:
@@ -112,6 +114,14 @@ def test_a_reference_price_and_a_current_price_in_any_form(text: str) -> None:
     assert "price.fake_reference" in _found(text), text
 
 
+def test_the_current_price_may_come_a_while_after_the_reference() -> None:
+    # The "now" part may start 30 characters after the reference price, the others 10.
+    text = "专柜价格是八百九十九元，今天在我们直播间给大家申请到了一个超级福利，只要两百九十九"
+    assert "price.fake_reference" in _found(text)
+    padded = text.replace("给大家申请到了一个超级福利", "给大家申请到了一个超级福利" * 3)
+    assert "price.fake_reference" not in _found(padded)
+
+
 def test_a_dated_earlier_price_is_a_fact() -> None:
     assert "price.fake_reference" not in _found("上周卖一百零九，今天直播间一百，便宜九块")
 
@@ -136,6 +146,9 @@ def test_a_dated_earlier_price_is_a_fact() -> None:
         ("general", "不要相信包治百病的说法"),
         ("general", "“药到病除”不可信。"),
         ("general", "切勿听信虚假宣传，更不要将保健食品用于治疗疾病。"),
+        ("general", "直播间不得虚构“全网最低价”“历史最低价”作为卖点"),  # a rule quotes the words
+        ("education", "不得使用“保过”“包过”等诱导性宣传用语"),
+        ("general", "不法商家以“包治百病”制造噱头，诱导老人购买"),
     ],
 )
 def test_required_disclaimers_and_warnings_are_no_claims(product: str, text: str) -> None:
@@ -157,10 +170,10 @@ def _lexicon(tmp_path: Path, text: str) -> Path:
 
 
 def test_a_custom_lexicon_adds_words_to_a_class(tmp_path: Path) -> None:
-    assert not _found("喝了以后痛风石化掉了")
-    extra = _lexicon(tmp_path, '[[class]]\nid = "treat"\nterms = ["化掉了"]\n')
+    assert not _found("喝了以后痛风石消融了")
+    extra = _lexicon(tmp_path, '[[class]]\nid = "treat"\nterms = ["消融了"]\n')
     scanner = Scanner(load_lexicon([extra]))
-    assert {m.category for m in scanner.scan("喝了以后痛风石化掉了")} == {"medical.claim"}
+    assert {m.category for m in scanner.scan("喝了以后痛风石消融了")} == {"medical.claim"}
 
 
 @pytest.mark.parametrize(
@@ -186,6 +199,34 @@ def test_a_custom_lexicon_adds_words_to_a_class(tmp_path: Path) -> None:
             'parts = [{ name = "a", class = "treat" }, { name = "b", class = "disease" }]\n',
             1,
             "lead 'z'",
+        ),
+        (
+            '[[rule]]\nid = "superstition/x"\ncategory = "superstition"\n'
+            'parts = [{ name = "a", class = "treat", gap = 3 },\n'
+            '         { name = "b", class = "disease" }]\n',
+            1,
+            "the first part has no part before it",
+        ),
+        (
+            '[[rule]]\nid = "superstition/x"\ncategory = "superstition"\n'
+            'parts = [{ name = "a", class = "treat" },\n'
+            '         { name = "b", class = "disease", gap = -1 }]\n',
+            1,
+            "a part's gap must be a whole number",
+        ),
+        (
+            '[[rule]]\nid = "superstition/x"\ncategory = "superstition"\norder = "any"\n'
+            'parts = [{ name = "a", class = "treat" },\n'
+            '         { name = "b", class = "disease", gap = 9 }]\n',
+            1,
+            "parts in any order take the rule's gap",
+        ),
+        (
+            '[[rule]]\nid = "superstition/x"\ncategory = "superstition"\n'
+            'parts = [{ name = "a", class = "treat" },\n'
+            '         { name = "b", class = "disease", far = 1 }]\n',
+            1,
+            "each part is",
         ),
     ],
 )
