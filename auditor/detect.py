@@ -17,7 +17,7 @@ from auditor.screentext import ScreenText, ScreenView
 from auditor.transcript import Transcript, TranscriptText
 
 # How much a match kind is worth before the recogniser's own word probabilities are counted.
-_KIND_CONFIDENCE = {"exact": 0.95, "variant": 0.85, "sound-alike": 0.6}
+_KIND_CONFIDENCE = {"exact": 0.95, "variant": 0.85, "sound-alike": 0.6, "learned": 0.7}
 
 
 @dataclass(frozen=True)
@@ -53,15 +53,21 @@ def claim_of(match: Match, text: str) -> Claim:
     )
 
 
-def confidence(kind: str, word_probability: float, context_support: bool = False) -> float:
+def confidence(
+    kind: str,
+    word_probability: float,
+    context_support: bool = False,
+    model_probability: float = 1.0,
+) -> float:
     """How sure we are that this was said and is a claim.
 
     An exact or variant match is only as sure as the recogniser was of its words. A sound-alike
     is the opposite: the less sure the recogniser was of the characters it wrote, the likelier it
-    misheard the term; and it is less sure without the category's context words nearby.
+    misheard the term; and it is less sure without the category's context words nearby. A
+    learned finding (no rule, auditor.learned) is as sure as the model and the recogniser both.
     """
     p = max(0.0, min(1.0, word_probability))
-    base = _KIND_CONFIDENCE.get(kind, 0.5)
+    base = _KIND_CONFIDENCE.get(kind, 0.5) * max(0.0, min(1.0, model_probability))
     if kind == "sound-alike":
         return round(base * (0.7 + 0.3 * (1.0 - p)) * (1.0 if context_support else 0.85), 3)
     return round(base * (0.6 + 0.4 * p), 3)
@@ -75,7 +81,10 @@ def speech_finding(source: str, view: TranscriptText, match: Match) -> Finding:
         end=end,
         context=view.context(match.start, match.end),
         confidence=confidence(
-            match.kind, view.span_probability(match.start, match.end), match.context_support
+            match.kind,
+            view.span_probability(match.start, match.end),
+            match.context_support,
+            match.model_probability,
         ),
         **claim_of(match, view.text).__dict__,
     )

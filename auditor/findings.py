@@ -78,7 +78,7 @@ class Finding:
     context: str
     legal_basis: str
     confidence: float
-    match: str  # exact | variant | sound-alike
+    match: str  # exact | variant | sound-alike | learned (auditor.learned: no rule)
     channel: str = "speech"  # speech | screen
     why: Why = ()
     heard_logprob: float | None = None  # sound-alike: how likely the heard words were

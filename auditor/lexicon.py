@@ -8,13 +8,15 @@ A lexicon file may hold:
                       optional severity, legal_basis, note
   [[exemption]]       id, kind = phrase|before|after|clause, phrases or pattern; optional
                       categories, terms
-  disable = [...]     rule ids to switch off (custom lexicons)
+  enable = ["learned"] turns on the learned model (auditor.learned; `--learned`)
+  disable = [...]     rule ids to switch off (custom lexicons; "learned": the model)
   allow = [...]       phrases that are never a claim (custom lexicons)
 Later files override earlier rules with the same id.
 """
 
 from __future__ import annotations
 
+import dataclasses
 import hashlib
 import re
 import tomllib
@@ -25,6 +27,7 @@ from pathlib import Path
 from typing import Any
 
 from auditor.errors import LexiconError
+from auditor.learned import LearnedModel, load_model
 from auditor.normalize import normalize_term
 from auditor.options import PRODUCT_CATEGORIES
 from auditor.severity import SEVERITIES
@@ -37,6 +40,10 @@ DEFAULT_GAP = 6  # normalised characters allowed between two parts of a combinat
 PART_KEYS = frozenset({"name", "class", "gap"})
 _CLASS_ID = re.compile(r"^[a-z][a-z0-9_]*$")
 CATEGORIES_FILE = "categories.toml"
+LEARNED_FILE = "learned.tsv"  # the built-in learned model, beside the TOML files
+LEARNED = "learned"  # its id, for `enable` and `disable`
+# A lexicon file that only turns the learned model on: what `--learned` adds to `--lexicon`.
+LEARNED_SWITCH = Path("optional") / "learned.toml"
 _RULE_ID = re.compile(r"^[a-z_]+\.[a-z_]+/[a-z0-9_.-]+$|^[a-z_]+/[a-z0-9_.-]+$")
 
 
@@ -186,6 +193,9 @@ class Lexicon:
     files: tuple[str, ...]
     version: str  # content hash of every file that went in, in order
     classes: dict[str, WordClass] = field(default_factory=dict)
+    # Claims no rule names, found by a model learned from the labelled sets (auditor.learned);
+    # None when switched off (a custom lexicon's `disable = ["learned"]`).
+    learned: LearnedModel | None = None
 
     def counts(self) -> dict[str, dict[str, int]]:
         out: dict[str, dict[str, int]] = {
@@ -246,6 +256,13 @@ class _Builder:
         self.exemptions: list[Exemption] = []
         self.files: list[str] = []
         self.digest = hashlib.sha256()
+        self.want_learned = False  # a file said enable = ["learned"] (and none disabled it since)
+
+    def add_learned(self, path: Path) -> LearnedModel:
+        model = load_model(path, list(self.categories))
+        self.digest.update(path.name.encode() + b"\0" + model.version.encode() + b"\0")
+        self.files.append(str(path))
+        return model
 
     def add_file(self, path: Path, allow_categories: bool) -> None:
         name = str(path)
@@ -269,7 +286,7 @@ class _Builder:
         self.digest.update(path.name.encode() + b"\0" + raw + b"\0")
         self.files.append(name)
 
-        known = {"category", "class", "rule", "exemption", "disable", "allow", "lexicon"}
+        known = {"category", "class", "rule", "exemption", "enable", "disable", "allow", "lexicon"}
         for key in data:
             if key not in known:
                 raise LexiconError(
@@ -294,9 +311,18 @@ class _Builder:
             _table_lines(text, "exemption"), data.get("exemption", []), strict=False
         ):
             self._exemption(name, line, entry)
+        for switch in _str_list(name, _line_of(text, "enable"), data.get("enable", []), "enable"):
+            if switch != LEARNED:
+                raise LexiconError(
+                    name, _line_of(text, "enable"), f"enable: only {LEARNED!r} can be enabled"
+                )
+            self.want_learned = True
         for rule_id in _str_list(
             name, _line_of(text, "disable"), data.get("disable", []), "disable"
         ):
+            if rule_id == LEARNED:
+                self.want_learned = False
+                continue
             if rule_id not in self.rules:
                 raise LexiconError(
                     name, _line_of(text, rule_id), f"disable: no rule {rule_id!r} to disable"
@@ -740,6 +766,10 @@ def load_lexicon(
         builder.add_file(Path(path), allow_categories=Path(path).name == CATEGORIES_FILE)
     for extra_path in extra:
         builder.add_file(Path(extra_path), allow_categories=False)
+    learned = (
+        builder.add_learned(builtin_lexicon_dir() / LEARNED_FILE) if builder.want_learned else None
+    )
     if not builder.categories:
         raise LexiconError(str(files[0]) if files else "lexicons/", None, "no categories defined")
-    return builder.build()
+    lexicon = builder.build()
+    return dataclasses.replace(lexicon, learned=learned) if learned else lexicon

@@ -23,6 +23,7 @@ from __future__ import annotations
 
 import bisect
 import dataclasses
+import itertools
 import logging
 import re
 from collections.abc import Iterator, Sequence
@@ -35,7 +36,7 @@ import numpy as np
 from auditor import segment
 from auditor.anchors import required_literals
 from auditor.findings import Why
-from auditor.lexicon import Combination, Exemption, Lexicon, Part, Rule
+from auditor.lexicon import LEARNED, Combination, Exemption, Lexicon, Part, Rule
 from auditor.normalize import Normalized, normalize, normalize_term
 from auditor.phonetic import fuzzy_syllable, is_cjk, sound_keys, term_sound_keys
 from auditor.similarity import Syllable, allowed, distance, heard_syllables, syllables
@@ -61,6 +62,11 @@ NEAR_UNSURE = 0.9
 # How to find sound-alikes: none; "keys", equal sound keys only; "near", keys and the weighted
 # distance (the default; the others are for measuring what each adds).
 SOUNDALIKE_SEARCHES = ("none", "keys", "near")
+# The learned model reads sentences of at least this many normalised characters: fewer say too
+# little for n-grams to weigh (好用, 回购).
+LEARNED_SHORTEST = 4
+# ... and sentences longer than this clause by clause (recognised speech runs on without stops).
+LEARNED_LONGEST = 60
 
 
 @dataclass(frozen=True)
@@ -77,6 +83,7 @@ class Match:
     why: Why = ()  # the rule's parts and the words that matched them; () for a plain term
     category: str = ""  # the rule's category, for the product sold
     legal_basis: str = ""
+    model_probability: float = 1.0  # kind learned: the model's probability of the category
 
 
 @dataclass(frozen=True)
@@ -253,6 +260,23 @@ class Scanner:
         if self._has_sounds:
             self._sound_automaton.make_automaton()
         self._word_rules = [r for r in rules if r.word is not None]
+        # One rule per category for the learned model's findings, routed like any other.
+        self._learned_rules: dict[str, Rule] = {}
+        if lexicon.learned is not None:
+            for category in lexicon.learned.categories:
+                known = lexicon.categories[category]
+                rule = Rule(
+                    id=f"{category}/{LEARNED}",
+                    category=category,
+                    severity=known.severity,
+                    legal_basis=known.legal_basis,
+                    terms=(),
+                    patterns=(),
+                    origin=lexicon.files[-1],
+                    severity_by_product=known.severity_by_product,
+                )
+                self._learned_rules[category] = rule
+                self._routed[rule.id] = self._route(rule)
         self._contextual = [e for e in lexicon.exemptions if e.kind != "phrase"]
         self._contextual_cache: dict[tuple[str, str | None, str], list[_ContextCheck]] = {}
         # Part-of-speech tags that word rules look for: only those are loaded.
@@ -307,7 +331,65 @@ class Scanner:
             candidates += _chained(unsure, candidates)
         candidates = [m for m in candidates if self._in_context(m, norm.text)]
         kept = [m for m in candidates if not self._exempt(m, norm.text, phrases, bounds)]
-        return _resolve_overlaps(kept, self._fallback)
+        found = _resolve_overlaps(kept, self._fallback)
+        if self._learned_rules:
+            learned = self._learned(text, norm, bounds, found)
+            found += [m for m in learned if not self._exempt(m, norm.text, phrases, bounds)]
+            found.sort(key=lambda m: (m.start, m.end))
+        return found
+
+    def _learned(
+        self, text: str, norm: Normalized, bounds: _Bounds, found: list[Match]
+    ) -> list[Match]:
+        """What the learned model finds in each sentence (each clause of a long one), for
+        categories no rule found there."""
+        model = self.lexicon.learned
+        assert model is not None
+        out: list[Match] = []
+        clauses = bounds.cuts("clause")
+        cuts = []
+        for a, b in itertools.pairwise([0, *bounds.cuts("sentence"), len(norm.text)]):
+            cuts.append(a)
+            if b - a > LEARNED_LONGEST:  # a finding should be a span a reviewer can read
+                cuts += clauses[bisect.bisect_right(clauses, a) : bisect.bisect_left(clauses, b)]
+        cuts.append(len(norm.text))
+        # The categories rules found in each sentence (a match may run over a cut).
+        there: dict[int, set[str]] = {}
+        for m in found:
+            first = bisect.bisect_right(cuts, m.norm_start) - 1
+            last = bisect.bisect_left(cuts, m.norm_end) - 1
+            for sentence_index in range(max(0, first), max(first, last) + 1):
+                there.setdefault(sentence_index, set()).add(m.category)
+        for sentence_index, (a, b) in enumerate(itertools.pairwise(cuts)):
+            while a < b and not norm.text[a].isalnum():
+                a += 1
+            while b > a and not norm.text[b - 1].isalnum():
+                b -= 1
+            if b - a < LEARNED_SHORTEST:
+                continue
+            sentence = norm.text[a:b]
+            probabilities = model.probabilities(sentence)
+            for index, category in enumerate(model.categories):
+                p = float(probabilities[index])
+                rule = self._learned_rules.get(category)
+                if p < model.threshold or rule is None:
+                    continue
+                evidence = model.evidence(sentence, category)
+                if not any(len(gram) > 1 for gram in evidence):
+                    continue  # characters alone (首 and 1 in 换一首歌) are no reason
+                match = self._match(
+                    text,
+                    norm,
+                    rule,
+                    None,
+                    a,
+                    b,
+                    kind="learned",
+                    why=(("model", LEARNED), ("evidence", " ".join(evidence))),
+                )
+                if match.category not in there.get(sentence_index, ()):
+                    out.append(dataclasses.replace(match, model_probability=round(p, 3)))
+        return out
 
     # -- candidates -----------------------------------------------------------------------
 
@@ -888,6 +970,10 @@ class _Bounds:
             cuts = found[np.r_[True, found[1:] != found[:-1]]].tolist() if found.size else []
             self._cuts[kind] = cuts
         return cuts
+
+    def cuts(self, kind: str) -> list[int]:
+        """Where clauses (or sentences) begin, in normalised offsets (the first is not listed)."""
+        return self._of(kind)
 
     def same(self, kind: str, a: int, b: int) -> bool:
         """Whether normalised offsets a <= b lie in one clause (or sentence)."""

@@ -3,6 +3,7 @@
     python scripts/eval.py                           # every labelled set, real and synthetic
     python scripts/eval.py --set real-dev --errors   # each miss and false finding of one set
     python scripts/eval.py --clips tests/data/zh_tts # end to end through `auditor audit`
+    python scripts/eval.py --learned                 # the rules and the learned model together
 
 The sets (tests/data/): `real/dev.tsv` and `real/heldout.tsv` hold claims quoted from public penalty
 decisions, typical-case notices, court rulings and news, and clean lines real streams and ads say
@@ -29,7 +30,7 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
-from auditor.lexicon import Lexicon, load_lexicon  # noqa: E402
+from auditor.lexicon import LEARNED_SWITCH, Lexicon, builtin_lexicon_dir, load_lexicon  # noqa: E402
 from auditor.scan import Scanner  # noqa: E402
 
 DATA = ROOT / "tests" / "data"
@@ -124,7 +125,12 @@ def evaluate_text(path: Path, lexicon: Lexicon | None = None, doubtful: bool = F
     return score
 
 
-def evaluate_clips(clips: Path) -> Score:
+def learned_lexicon() -> Lexicon:
+    """The built-in lexicon with the learned model on, as `--learned` loads it."""
+    return load_lexicon([builtin_lexicon_dir() / LEARNED_SWITCH])
+
+
+def evaluate_clips(clips: Path, learned: bool = False) -> Score:
     """Every clip of a folder with sentences.tsv, through the real `auditor audit` in one run."""
     labelled = list(read_labelled(clips / "sentences.tsv"))
     wavs = [str(clips / f"{row.id}.wav") for row in labelled]
@@ -139,6 +145,7 @@ def evaluate_clips(clips: Path) -> Score:
             "jsonl",
             "--fail-on",
             "never",
+            *(["--learned"] if learned else []),
             *wavs,
         ],
         capture_output=True,
@@ -166,15 +173,19 @@ def main() -> None:
     parser.add_argument("--clips", type=Path, help="evaluate end to end on these speech clips")
     parser.add_argument("--doubtful", action="store_true", help="also score doubted real rows")
     parser.add_argument(
+        "--learned", action="store_true", help="with the learned model on (`--learned`)"
+    )
+    parser.add_argument(
         "--errors", action="store_true", help="list each false finding and miss (not held-out)"
     )
     args = parser.parse_args()
+    lexicon = learned_lexicon() if args.learned else load_lexicon()
     if args.clips:
-        runs = [(f"clips {args.clips}", evaluate_clips(args.clips), True)]
+        runs = [(f"clips {args.clips}", evaluate_clips(args.clips, args.learned), True)]
     elif args.devset:
-        runs = [(f"text {args.devset}", evaluate_text(args.devset, doubtful=args.doubtful), True)]
+        score = evaluate_text(args.devset, lexicon, doubtful=args.doubtful)
+        runs = [(f"text {args.devset}", score, True)]
     else:
-        lexicon = load_lexicon()
         runs = [
             (
                 f"{name} ({SETS[name].relative_to(ROOT)})",

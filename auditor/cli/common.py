@@ -233,12 +233,47 @@ def asr_options(command: Callable[..., R]) -> Callable[..., R]:
     return decorated
 
 
+def _remember_learned(ctx: click.Context, _param: click.Parameter, value: bool) -> None:
+    ctx.meta["auditor.learned"] = value
+
+
+def _with_learned(
+    ctx: click.Context, _param: click.Parameter, value: tuple[str, ...]
+) -> tuple[str, ...]:
+    if not ctx.meta.get("auditor.learned"):
+        return value
+    from auditor.lexicon import LEARNED_SWITCH, builtin_lexicon_dir
+
+    return (str(builtin_lexicon_dir() / LEARNED_SWITCH), *value)
+
+
 def lexicon_option(
     help: str = "Extra lexicon TOML file (repeatable): adds, overrides or disables rules.",
 ) -> Callable[[Callable[..., R]], Callable[..., R]]:
-    return click.option(
-        "--lexicon", "lexicons", multiple=True, type=click.Path(dir_okay=False), help=help
+    """`--lexicon FILE` (repeatable) and `--learned`, which puts the learned model's switch
+    before those files (so that one of them may still disable it)."""
+    lexicon = click.option(
+        "--lexicon",
+        "lexicons",
+        multiple=True,
+        type=click.Path(dir_okay=False),
+        help=help,
+        callback=_with_learned,
     )
+    learned = click.option(
+        "--learned",
+        is_flag=True,
+        is_eager=True,  # read before --lexicon, whose value it extends
+        expose_value=False,
+        callback=_remember_learned,
+        help="Also report claims no rule names, found by a model learned from real and written "
+        "examples (auditor.learned): more claims found, more false ones (README).",
+    )
+
+    def both(f: Callable[..., R]) -> Callable[..., R]:
+        return learned(lexicon(f))
+
+    return both
 
 
 def product_option(

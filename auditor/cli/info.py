@@ -68,6 +68,14 @@ def lexicon_list(lexicons: Sequence[str], fmt: str) -> None:
                     {"id": w.id, "terms": len(w.terms), "patterns": len(w.patterns)}
                     for w in lex.classes.values()
                 ],
+                "learned": None
+                if lex.learned is None
+                else {
+                    "version": lex.learned.version,
+                    "ngrams": len(lex.learned.vocabulary),
+                    "threshold": lex.learned.threshold,
+                    "categories": list(lex.learned.categories),
+                },
             }
             click.echo(json.dumps(payload, ensure_ascii=False, indent=2))
             return EXIT_OK
@@ -83,6 +91,14 @@ def lexicon_list(lexicons: Sequence[str], fmt: str) -> None:
         for w in lex.classes.values():
             patterns = f", {len(w.patterns)} patterns" if w.patterns else ""
             click.echo(f"  {w.id:<26} {len(w.terms):>4} words{patterns}")
+        model = lex.learned
+        if model is None:
+            click.echo("learned model: off (--learned turns it on)")
+        else:
+            click.echo(
+                f"learned model: on, {len(model.vocabulary)} n-grams, {len(model.categories)} "
+                f"categories, threshold {model.threshold:g} (version {model.version})"
+            )
         return EXIT_OK
 
     run(body)

@@ -1,0 +1,171 @@
+"""The learned model (auditor.learned): trained, written, read back and validated; found claims
+carry their evidence; `--learned` turns it on and `disable = ["learned"]` off; and its figures on
+the real held-out rows and the real recordings."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from auditor.errors import LexiconError
+from auditor.learned import load_model, train, write_model
+from auditor.lexicon import LEARNED_SWITCH, builtin_lexicon_dir, load_lexicon
+from auditor.normalize import normalize
+from auditor.scan import Scanner
+from scripts.eval import evaluate_text, learned_lexicon
+from tests.conftest import DATA, run_cli
+
+CATEGORIES = ["superstition", "finance.guarantee"]
+ROWS = [
+    ("这个摆件能镇宅辟邪", {"superstition"}),
+    ("戴上这个手串能转运", {"superstition"}),
+    ("放在家里风水特别好", {"superstition"}),
+    ("跟着老师投资稳赚", {"finance.guarantee"}),
+    ("每个月都有固定收益", {"finance.guarantee"}),
+    ("投资这个项目躺着赚钱", {"finance.guarantee"}),
+    ("今天天气很好", set()),
+    ("大家可以看一下颜色", set()),
+    ("这个杯子很好看", set()),
+    ("一号链接已经上了", set()),
+]
+
+
+def _tiny() -> tuple[list[str], list[frozenset[str]]]:
+    return [normalize(t).text for t, _ in ROWS], [frozenset(c) for _, c in ROWS]
+
+
+def test_training_learns_the_words_of_each_category() -> None:
+    texts, labels = _tiny()
+    model = train(texts, labels, CATEGORIES, threshold=0.5, min_rows=1)
+    superstition, finance = (
+        model.probabilities(normalize(t).text) for t in ("镇宅转运", "稳赚收益")
+    )
+    assert superstition[0] > 0.5 > superstition[1]
+    assert finance[1] > 0.5 > finance[0]
+    assert max(model.probabilities(normalize("今天大家看一下").text)) < 0.5
+    assert any("镇宅" in g for g in model.evidence(normalize("这个能镇宅").text, "superstition"))
+
+
+def test_a_model_reads_back_as_it_was_written(tmp_path: Path) -> None:
+    texts, labels = _tiny()
+    model = train(texts, labels, CATEGORIES, threshold=0.6, min_rows=1)
+    path = tmp_path / "model.tsv"
+    write_model(model, path)
+    again = load_model(path, CATEGORIES)
+    assert again.threshold == 0.6 and again.categories == tuple(CATEGORIES)
+    sentence = normalize("跟着老师镇宅").text
+    assert np.allclose(again.probabilities(sentence), model.probabilities(sentence), atol=1e-2)
+    assert again.version and again.version == load_model(path, CATEGORIES).version
+
+
+@pytest.mark.parametrize(
+    ("lines", "line", "problem"),
+    [
+        (["a model?"], 1, "not a learned model"),
+        (
+            ["auditor-learned 1", "threshold=2\tlongest=3", "gram\tidf\tsuperstition", "\t0\t0"],
+            2,
+            "threshold must lie in",
+        ),
+        (
+            ["auditor-learned 1", "threshold=0.8\tlongest=3", "gram\tidf\tmagic", "\t0\t0"],
+            3,
+            "unknown category 'magic'",
+        ),
+        (
+            [
+                "auditor-learned 1",
+                "threshold=0.8\tlongest=3",
+                "gram\tidf\tsuperstition",
+                "\t0\t0",
+                "风水\t1.5",
+            ],
+            5,
+            "expected 3 columns",
+        ),
+        (
+            [
+                "auditor-learned 1",
+                "threshold=0.8\tlongest=3",
+                "gram\tidf\tsuperstition",
+                "\t0\t0",
+                "风水\t1.5\tlots",
+            ],
+            5,
+            "not a number",
+        ),
+    ],
+)
+def test_a_malformed_model_names_file_and_line(
+    tmp_path: Path, lines: list[str], line: int, problem: str
+) -> None:
+    path = tmp_path / "model.tsv"
+    path.write_text("\n".join(lines) + "\n", encoding="utf-8")
+    with pytest.raises(LexiconError) as caught:
+        load_model(path, CATEGORIES)
+    assert caught.value.path == str(path) and caught.value.line == line
+    assert problem in str(caught.value)
+
+
+# A claim in words no rule names (made up here, not a row of the sets).
+UNNAMED = "吃了我们家的茶，三个月以后再去医院检查指标都正常了"
+
+
+def test_the_model_is_off_unless_asked_for(tmp_path: Path) -> None:
+    plain, learned = load_lexicon(), learned_lexicon()
+    assert plain.learned is None and learned.learned is not None
+    assert plain.version != learned.version  # findings of the two are told apart in the store
+    assert not Scanner(plain, "food").scan(UNNAMED)
+    off = tmp_path / "off.toml"
+    off.write_text('disable = ["learned"]\n', encoding="utf-8")
+    assert load_lexicon([builtin_lexicon_dir() / LEARNED_SWITCH, off]).learned is None
+
+
+def test_a_learned_finding_says_which_words_weighed() -> None:
+    stdin = UNNAMED + "\n大家好，欢迎来到直播间\n"
+    done = run_cli("scan-text", "-", "--format", "jsonl", "--learned", "--product-category",
+                   "food", "--fail-on", "never", stdin=stdin)  # fmt: skip
+    rows = [json.loads(line) for line in done.stdout.splitlines()]
+    assert [r["line"] for r in rows] == [1], rows  # nothing in the greeting
+    [row] = rows
+    assert row["match"] == "learned" and row["rule"] == "food.disease_claim/learned"
+    assert row["why"]["model"] == "learned" and row["why"]["evidence"]
+    assert row["matched"] == UNNAMED  # the sentence, punctuation trimmed
+    assert run_cli("scan-text", "-", "--format", "jsonl", "--product-category", "food",
+                   stdin=UNNAMED + "\n").stdout == ""  # fmt: skip
+
+
+def test_the_model_adds_real_claims_at_the_level_measured() -> None:
+    # Trained on development rows only; the real held-out rows were measured once, after the
+    # settings were chosen on the fourth gathering (scripts/train_learned.py --validate):
+    # 0.820 / 0.646 with the model against 0.846 / 0.571 for the rules alone (2026-12-03).
+    rules = evaluate_text(DATA / "real" / "heldout.tsv").micro()
+    both = evaluate_text(DATA / "real" / "heldout.tsv", learned_lexicon()).micro()
+    assert both[1] >= rules[1] + 0.06, (rules, both)
+    assert both[0] >= 0.78, both
+
+
+def test_real_speech_gives_nothing_with_the_model() -> None:
+    clips = sorted((DATA / "clips").glob("[BIT]*.wav"))
+    assert len(clips) == 4
+    done = run_cli("audit", "-q", "--format", "jsonl", "--learned", "--fail-on", "never",
+                   *map(str, clips))  # fmt: skip
+    assert done.returncode == 0, done.stderr
+    assert done.stdout.strip() == ""
+
+
+def test_the_committed_model_is_the_one_the_development_rows_train() -> None:
+    # scripts/train_learned.py must be rerun whenever the development sets change.
+    from scripts.train_learned import training_rows
+
+    texts, labels, categories = training_rows()
+    fresh = train(texts, labels, categories, threshold=0.8)
+    committed = learned_lexicon().learned
+    assert committed is not None
+    assert committed.categories == fresh.categories
+    assert committed.vocabulary == fresh.vocabulary
+    assert np.allclose(committed.weights, fresh.weights, atol=2e-3)
+    assert np.allclose(committed.intercepts, fresh.intercepts, atol=2e-3)
