@@ -42,8 +42,11 @@ _CLASS_ID = re.compile(r"^[a-z][a-z0-9_]*$")
 CATEGORIES_FILE = "categories.toml"
 LEARNED_FILE = "learned.tsv"  # the built-in learned model, beside the TOML files
 LEARNED = "learned"  # its id, for `enable` and `disable`
-# A lexicon file that only turns the learned model on: what `--learned` adds to `--lexicon`.
-LEARNED_SWITCH = Path("optional") / "learned.toml"
+# What `--learned` adds to the extra lexicons: the name of a built-in file that only turns the
+# learned model on. A name rather than a path, so that batch workers on other machines (Ray) read
+# their own installation's file.
+LEARNED_SWITCH = "builtin:learned"
+_LEARNED_SWITCH_FILE = Path("optional") / "learned.toml"
 _RULE_ID = re.compile(r"^[a-z_]+\.[a-z_]+/[a-z0-9_.-]+$|^[a-z_]+/[a-z0-9_.-]+$")
 
 
@@ -759,12 +762,15 @@ def _str_list(name: str, line: int | None, value: Any, what: str) -> list[str]:
 def load_lexicon(
     extra: Sequence[str | Path] = (), builtin: Iterable[Path] | None = None
 ) -> Lexicon:
-    """The built-in lexicon, then each extra file in order (overrides, disables, allow-lists)."""
+    """The built-in lexicon, then each extra file in order (overrides, disables, allow-lists;
+    `LEARNED_SWITCH` names the built-in file that turns the learned model on)."""
     builder = _Builder()
     files = list(builtin) if builtin is not None else builtin_files()
     for path in files:
         builder.add_file(Path(path), allow_categories=Path(path).name == CATEGORIES_FILE)
     for extra_path in extra:
+        if str(extra_path) == LEARNED_SWITCH:
+            extra_path = builtin_lexicon_dir() / _LEARNED_SWITCH_FILE
         builder.add_file(Path(extra_path), allow_categories=False)
     learned = (
         builder.add_learned(builtin_lexicon_dir() / LEARNED_FILE) if builder.want_learned else None

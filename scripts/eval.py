@@ -30,7 +30,7 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
-from auditor.lexicon import LEARNED_SWITCH, Lexicon, builtin_lexicon_dir, load_lexicon  # noqa: E402
+from auditor.lexicon import LEARNED_SWITCH, Lexicon, load_lexicon  # noqa: E402
 from auditor.scan import Scanner  # noqa: E402
 
 DATA = ROOT / "tests" / "data"
@@ -127,7 +127,7 @@ def evaluate_text(path: Path, lexicon: Lexicon | None = None, doubtful: bool = F
 
 def learned_lexicon() -> Lexicon:
     """The built-in lexicon with the learned model on, as `--learned` loads it."""
-    return load_lexicon([builtin_lexicon_dir() / LEARNED_SWITCH])
+    return load_lexicon([LEARNED_SWITCH])
 
 
 def evaluate_clips(clips: Path, learned: bool = False) -> Score:

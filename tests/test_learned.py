@@ -12,7 +12,7 @@ import pytest
 
 from auditor.errors import LexiconError
 from auditor.learned import load_model, train, write_model
-from auditor.lexicon import LEARNED_SWITCH, builtin_lexicon_dir, load_lexicon
+from auditor.lexicon import LEARNED_SWITCH, load_lexicon
 from auditor.normalize import normalize
 from auditor.scan import Scanner
 from scripts.eval import evaluate_text, learned_lexicon
@@ -121,7 +121,7 @@ def test_the_model_is_off_unless_asked_for(tmp_path: Path) -> None:
     assert not Scanner(plain, "food").scan(UNNAMED)
     off = tmp_path / "off.toml"
     off.write_text('disable = ["learned"]\n', encoding="utf-8")
-    assert load_lexicon([builtin_lexicon_dir() / LEARNED_SWITCH, off]).learned is None
+    assert load_lexicon([LEARNED_SWITCH, off]).learned is None
 
 
 def test_a_learned_finding_says_which_words_weighed() -> None:

@@ -242,9 +242,9 @@ def _with_learned(
 ) -> tuple[str, ...]:
     if not ctx.meta.get("auditor.learned"):
         return value
-    from auditor.lexicon import LEARNED_SWITCH, builtin_lexicon_dir
+    from auditor.lexicon import LEARNED_SWITCH
 
-    return (str(builtin_lexicon_dir() / LEARNED_SWITCH), *value)
+    return (LEARNED_SWITCH, *value)
 
 
 def lexicon_option(
