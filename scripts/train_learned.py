@@ -1,9 +1,10 @@
 """Train the learned model (auditor.learned) on the development sets and write lexicons/learned.tsv.
 
     python scripts/train_learned.py              # train on every development row, write the model
-    python scripts/train_learned.py --validate   # the choice of settings: train without the fourth
-                                                 # real gathering, score the rules with and without
-                                                 # the model on it; writes nothing
+    python scripts/train_learned.py --validate   # the choice of settings: train without the
+                                                 # fourth and later real gatherings, score the
+                                                 # rules with and without the model on them;
+                                                 # writes nothing
 
 Only development rows are read: `tests/data/real/dev.tsv` (doubted rows too: the label of a
 doubted row is still a gatherer's reading of real wording) and `tests/data/devset.tsv`. The
@@ -32,7 +33,7 @@ from auditor.scan import Scanner  # noqa: E402
 DATA = ROOT / "tests" / "data"
 STRENGTH = 3.0
 THRESHOLD = 0.8
-FOURTH_GATHERING = 1209  # first id (rd1209) of the rows gathered after the rules were written
+FOURTH_GATHERING = 1209  # first id (rd1209) of the fourth gathering; later ones follow it
 
 
 def _rows(path: Path) -> list[dict[str, str]]:
@@ -77,7 +78,7 @@ def validate(real: list[dict[str, str]], synthetic: list[dict[str, str]]) -> Non
             fp += len(found - expected)
             fn += len(expected - found)
         print(f"{title:<14} precision {tp / max(1, tp + fp):.3f}  recall {tp / max(1, tp + fn):.3f}"
-              f"  on {len(late)} rows of the fourth gathering")  # fmt: skip
+              f"  on {len(late)} scored rows of the fourth and later gatherings")  # fmt: skip
     print("(the rules were partly written from these rows, so the rules' own figure is high)")
 
 
