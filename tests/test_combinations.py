@@ -149,6 +149,7 @@ def test_a_dated_earlier_price_is_a_fact() -> None:
         ("general", "直播间不得虚构“全网最低价”“历史最低价”作为卖点"),  # a rule quotes the words
         ("education", "不得使用“保过”“包过”等诱导性宣传用语"),
         ("general", "不法商家以“包治百病”制造噱头，诱导老人购买"),
+        ("general", "价格不是唯一要看的，品质更重要"),  # 唯一 denied
     ],
 )
 def test_required_disclaimers_and_warnings_are_no_claims(product: str, text: str) -> None:
