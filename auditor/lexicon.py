@@ -197,7 +197,7 @@ class Lexicon:
     version: str  # content hash of every file that went in, in order
     classes: dict[str, WordClass] = field(default_factory=dict)
     # Claims no rule names, found by a model learned from the labelled sets (auditor.learned);
-    # None when switched off (a custom lexicon's `disable = ["learned"]`).
+    # None unless a lexicon file enables it (`--learned`) and no later one disables it.
     learned: LearnedModel | None = None
 
     def counts(self) -> dict[str, dict[str, int]]:
