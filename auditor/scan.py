@@ -360,15 +360,19 @@ class Scanner:
             last = bisect.bisect_left(cuts, m.norm_end) - 1
             for sentence_index in range(max(0, first), max(first, last) + 1):
                 there.setdefault(sentence_index, set()).add(m.category)
+        units: list[tuple[int, int, int]] = []  # sentence index, start, end: punctuation trimmed
         for sentence_index, (a, b) in enumerate(itertools.pairwise(cuts)):
             while a < b and not norm.text[a].isalnum():
                 a += 1
             while b > a and not norm.text[b - 1].isalnum():
                 b -= 1
-            if b - a < LEARNED_SHORTEST:
-                continue
+            if b - a >= LEARNED_SHORTEST:
+                units.append((sentence_index, a, b))
+        if not units:
+            return out
+        every = model.probabilities_of([norm.text[a:b] for _, a, b in units])
+        for (sentence_index, a, b), probabilities in zip(units, every, strict=True):
             sentence = norm.text[a:b]
-            probabilities = model.probabilities(sentence)
             for index, category in enumerate(model.categories):
                 p = float(probabilities[index])
                 rule = self._learned_rules.get(category)

@@ -5,13 +5,14 @@ the real held-out rows and the real recordings."""
 from __future__ import annotations
 
 import json
+import math
 from pathlib import Path
 
 import numpy as np
 import pytest
 
 from auditor.errors import LexiconError
-from auditor.learned import load_model, train, write_model
+from auditor.learned import grams, load_model, train, write_model
 from auditor.lexicon import LEARNED_SWITCH, load_lexicon
 from auditor.normalize import normalize
 from auditor.scan import Scanner
@@ -59,6 +60,27 @@ def test_a_model_reads_back_as_it_was_written(tmp_path: Path) -> None:
     sentence = normalize("跟着老师镇宅").text
     assert np.allclose(again.probabilities(sentence), model.probabilities(sentence), atol=1e-2)
     assert again.version and again.version == load_model(path, CATEGORIES).version
+
+
+def test_sentences_scored_together_score_as_one_by_one() -> None:
+    texts, labels = _tiny()
+    model = train(texts, labels, CATEGORIES, threshold=0.5, min_rows=1)
+    sentences = ["镇宅转运", "", "qqq", "稳赚收益", "qqq", "今天大家看一下"]  # some know no n-gram
+    together = model.probabilities_of([normalize(t).text for t in sentences])
+
+    def alone(text: str) -> np.ndarray:  # tf-idf, l2 norm, logistic: written out again
+        counts = {g: c for g, c in grams(text).items() if g in model.vocabulary}
+        z = model.intercepts.copy()
+        if counts:
+            rows = [model.vocabulary[g] for g in counts]
+            x = np.array([1 + math.log(c) for c in counts.values()]) * model.idf[rows]
+            z += (x / np.linalg.norm(x)) @ model.weights[rows]
+        return 1 / (1 + np.exp(-z))
+
+    one_by_one = np.array([alone(normalize(t).text) for t in sentences])
+    assert together.shape == (len(sentences), len(CATEGORIES))
+    assert np.allclose(together, one_by_one)
+    assert np.allclose(together[1], 1 / (1 + np.exp(-model.intercepts)))  # nothing but the bias
 
 
 @pytest.mark.parametrize(
