@@ -373,7 +373,12 @@ class Scanner:
         every = model.probabilities_of([norm.text[a:b] for _, a, b in units])
         for (sentence_index, a, b), probabilities in zip(units, every, strict=True):
             sentence = norm.text[a:b]
-            for index, category in enumerate(model.categories):
+            # Most likely first: two categories the goods route to one (medical.claim and
+            # food.disease_claim for a tea) make one finding, the likelier one's.
+            ranked = sorted(range(len(model.categories)), key=lambda i: -probabilities[i])
+            reported = set(there.get(sentence_index, ()))
+            for index in ranked:
+                category = model.categories[index]
                 p = float(probabilities[index])
                 rule = self._learned_rules.get(category)
                 if p < model.threshold or rule is None:
@@ -391,7 +396,8 @@ class Scanner:
                     kind="learned",
                     why=(("model", LEARNED), ("evidence", " ".join(evidence))),
                 )
-                if match.category not in there.get(sentence_index, ()):
+                if match.category not in reported:
+                    reported.add(match.category)
                     out.append(dataclasses.replace(match, model_probability=round(p, 3)))
         return out
 

@@ -4,6 +4,7 @@ the real held-out rows and the real recordings."""
 
 from __future__ import annotations
 
+import dataclasses
 import json
 import math
 from pathlib import Path
@@ -191,3 +192,22 @@ def test_the_committed_model_is_the_one_the_development_rows_train() -> None:
     assert committed.vocabulary == fresh.vocabulary
     assert np.allclose(committed.weights, fresh.weights, atol=2e-3)
     assert np.allclose(committed.intercepts, fresh.intercepts, atol=2e-3)
+
+
+def test_two_categories_the_goods_route_to_one_make_one_finding() -> None:
+    # For a tea, a medical claim is a food disease claim: a model sure of both reports it once.
+    # A made-up model in which only the two characters 晕好 together mark a claim.
+    both = {"medical.claim", "food.disease_claim"}
+    claims = ["喝完晕好", "吃完晕好", "泡水晕好", "这茶晕好"]
+    clean = ["头很好", "晕车", "好了好了", "头发好了", "晕倒了", "喝完再说", "吃完饭", "泡水喝",
+             "这茶好喝", "车好了", "很好吃", "晕了", "好看"]  # fmt: skip
+    rows = [(t, both) for t in claims] + [(t, set()) for t in clean]
+    model = train([normalize(t).text for t, _ in rows], [frozenset(c) for _, c in rows],
+                  ["food.disease_claim", "medical.claim"], threshold=0.5, min_rows=1)  # fmt: skip
+    lexicon = dataclasses.replace(load_lexicon(), learned=model)
+    sentence = "现在晕好"
+    assert all(p >= 0.5 for p in model.probabilities(normalize(sentence).text))
+    found = [m for m in Scanner(lexicon, "food").scan(sentence) if m.kind == "learned"]
+    assert [m.category for m in found] == ["food.disease_claim"]
+    anywhere = [m for m in Scanner(lexicon, "general").scan(sentence) if m.kind == "learned"]
+    assert sorted(m.category for m in anywhere) == ["food.disease_claim", "medical.claim"]
