@@ -28,7 +28,7 @@ import numpy.typing as npt
 from auditor.errors import LexiconError
 from auditor.files import write_atomic
 
-__all__ = ["LearnedModel", "grams", "load_model", "train", "write_model"]
+__all__ = ["LearnedModel", "grams", "load_model", "tfidf", "train", "write_model"]
 
 LONGEST_GRAM = 3
 FORMAT = "auditor-learned 1"
@@ -41,6 +41,19 @@ def grams(text: str, longest: int = LONGEST_GRAM) -> Counter[str]:
     return Counter(
         [text[i : i + n] for n in range(1, longest + 1) for i in range(len(text) - n + 1)]
     )
+
+
+def tfidf(
+    text: str, vocabulary: dict[str, int], idf: Floats, longest: int
+) -> tuple[list[int], Floats]:
+    """A sentence's known n-grams (their rows) and its tf-idf values, l2-normalised: sublinear
+    counts (1 + log) times idf, n-grams outside the vocabulary left out."""
+    known = [(vocabulary[g], c) for g, c in grams(text, longest).items() if g in vocabulary]
+    if not known:
+        return [], np.zeros(0)
+    rows = [row for row, _ in known]
+    values = (1.0 + np.log([c for _, c in known])) * idf[rows]
+    return rows, values / np.linalg.norm(values)
 
 
 @dataclass(frozen=True)
@@ -62,19 +75,7 @@ class LearnedModel:
         return names
 
     def _vector(self, text: str) -> tuple[list[int], Floats]:
-        vocabulary = self.vocabulary
-        known = [
-            (vocabulary[g], c) for g, c in grams(text, self.longest).items() if g in vocabulary
-        ]
-        if not known:
-            return [], np.zeros(0)
-        rows = [row for row, _ in known]
-        values = (1.0 + np.log([c for _, c in known])) * self.idf[rows]
-        return rows, values / np.linalg.norm(values)
-
-    @cached_property
-    def _idf(self) -> list[float]:
-        return [float(v) for v in self.idf]
+        return tfidf(text, self.vocabulary, self.idf, self.longest)
 
     def probabilities(self, text: str) -> Floats:
         """Each category's probability for one sentence of normalised text."""
@@ -82,30 +83,12 @@ class LearnedModel:
         return probabilities
 
     def probabilities_of(self, texts: Sequence[str]) -> Floats:
-        """(texts, categories): each category's probability for each sentence, in one pass of
-        the weights (a sentence at a time costs more in numpy's calls than in arithmetic)."""
-        vocabulary, idf = self.vocabulary, self._idf
-        rows: list[int] = []
-        values: list[float] = []
-        starts: list[int] = []
-        for text in texts:
-            starts.append(len(rows))
-            mark = len(rows)
-            for gram, count in grams(text, self.longest).items():
-                row = vocabulary.get(gram)
-                if row is not None:
-                    rows.append(row)
-                    values.append((1.0 + math.log(count)) * idf[row])
-            norm = math.sqrt(sum(v * v for v in values[mark:])) or 1.0
-            values[mark:] = [v / norm for v in values[mark:]]
+        """(texts, categories): each category's probability for each sentence."""
         z = np.tile(self.intercepts, (len(texts), 1))
-        if rows:
-            weighted = self.weights[rows] * np.array(values)[:, None]
-            # reduceat needs increasing, in-range starts: texts with no known n-gram add nothing.
-            filled = [i for i, at in enumerate(starts) if at < len(rows)
-                      and (i + 1 == len(starts) or starts[i + 1] > at)]  # fmt: skip
-            sums = np.add.reduceat(weighted, [starts[i] for i in filled], axis=0)
-            z[filled] += sums
+        for i, text in enumerate(texts):
+            rows, values = self._vector(text)
+            if rows:
+                z[i] += values @ self.weights[rows]
         return np.asarray(1.0 / (1.0 + np.exp(-z)), dtype=np.float64)
 
     def evidence(self, text: str, category: str, top: int = 3) -> tuple[str, ...]:
@@ -219,23 +202,20 @@ def train(
     `strength` is the inverse of the L2 penalty, as C in scikit-learn. Full-batch Adam: the data
     are a few thousand short rows.
     """
-    counted = [grams(t) for t in texts]
-    df: Counter[str] = Counter(g for c in counted for g in c)
+    df: Counter[str] = Counter(g for text in texts for g in grams(text))
     kept = sorted(g for g, n in df.items() if n >= min_rows)
     vocabulary = {g: i for i, g in enumerate(kept)}
     n = len(texts)
     idf = np.array([math.log((1 + n) / (1 + df[g])) + 1.0 for g in kept])
-    rows, cols, vals = [], [], []
-    for r, c in enumerate(counted):
-        at = [(vocabulary[g], 1.0 + math.log(k)) for g, k in c.items() if g in vocabulary]
-        if not at:
-            continue
-        v = np.array([x for _, x in at]) * idf[[i for i, _ in at]]
-        v /= np.linalg.norm(v)
-        rows += [r] * len(at)
-        cols += [i for i, _ in at]
-        vals += v.tolist()
-    row_of, col_of, value = np.array(rows), np.array(cols), np.array(vals)
+    rows: list[int] = []
+    cols: list[int] = []
+    vals: list[Floats] = []
+    for r, text in enumerate(texts):
+        known, values = tfidf(text, vocabulary, idf, LONGEST_GRAM)
+        rows += [r] * len(known)
+        cols += known
+        vals.append(values)
+    row_of, col_of, value = np.array(rows), np.array(cols), np.concatenate(vals)
     y = np.array([[c in label for c in categories] for label in labels], dtype=np.float64)
     positives = y.sum(axis=0).clip(1, n - 1)
     # Balanced weights: each class of each category weighs half of the whole.
