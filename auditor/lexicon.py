@@ -16,7 +16,6 @@ Later files override earlier rules with the same id.
 
 from __future__ import annotations
 
-import dataclasses
 import hashlib
 import re
 import tomllib
@@ -261,7 +260,8 @@ class _Builder:
         self.digest = hashlib.sha256()
         self.want_learned = False  # a file said enable = ["learned"] (and none disabled it since)
 
-    def add_learned(self, path: Path) -> LearnedModel:
+    def _learned(self, path: Path) -> LearnedModel:
+        """The learned model, its content counted in the lexicon version."""
         model = load_model(path, list(self.categories))
         self.digest.update(path.name.encode() + b"\0" + model.version.encode() + b"\0")
         self.files.append(str(path))
@@ -654,6 +654,7 @@ class _Builder:
         )
 
     def build(self) -> Lexicon:
+        learned = self._learned(builtin_lexicon_dir() / LEARNED_FILE) if self.want_learned else None
         for name, line, ex_id, rule_ids in self.rule_refs:
             for rule_id in rule_ids:
                 if rule_id not in self.defined:
@@ -693,6 +694,7 @@ class _Builder:
             tuple(self.files),
             self.digest.hexdigest()[:16],
             dict(self.classes),
+            learned,
         )
 
 
@@ -772,10 +774,6 @@ def load_lexicon(
         if str(extra_path) == LEARNED_SWITCH:
             extra_path = builtin_lexicon_dir() / _LEARNED_SWITCH_FILE
         builder.add_file(Path(extra_path), allow_categories=False)
-    learned = (
-        builder.add_learned(builtin_lexicon_dir() / LEARNED_FILE) if builder.want_learned else None
-    )
     if not builder.categories:
         raise LexiconError(str(files[0]) if files else "lexicons/", None, "no categories defined")
-    lexicon = builder.build()
-    return dataclasses.replace(lexicon, learned=learned) if learned else lexicon
+    return builder.build()
