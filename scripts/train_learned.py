@@ -29,6 +29,7 @@ from auditor.learned import LearnedModel, train, write_model  # noqa: E402
 from auditor.lexicon import LEARNED_FILE, load_lexicon  # noqa: E402
 from auditor.normalize import normalize  # noqa: E402
 from auditor.scan import Scanner  # noqa: E402
+from scripts.eval import Score  # noqa: E402
 
 DATA = ROOT / "tests" / "data"
 STRENGTH = 3.0
@@ -45,39 +46,40 @@ def _labels(row: dict[str, str]) -> frozenset[str]:
     return frozenset() if row["expect"] == "-" else frozenset(row["expect"].split(","))
 
 
-def _fit(rows: list[dict[str, str]], categories: list[str]) -> LearnedModel:
-    texts = [normalize(r["text"]).text for r in rows]
-    return train(texts, [_labels(r) for r in rows], categories, THRESHOLD, STRENGTH)
+def _examples(rows: list[dict[str, str]]) -> tuple[list[str], list[frozenset[str]], list[str]]:
+    """Rows as the trainer takes them: normalised texts, their labels, and the categories."""
+    labels = [_labels(r) for r in rows]
+    categories = sorted({c for label in labels for c in label})
+    return [normalize(r["text"]).text for r in rows], labels, categories
 
 
 def training_rows() -> tuple[list[str], list[frozenset[str]], list[str]]:
-    """What the model is trained on: every development row (normalised), its labels, and the
-    categories."""
-    rows = _rows(DATA / "real" / "dev.tsv") + _rows(DATA / "devset.tsv")
-    categories = sorted({c for r in rows for c in _labels(r)})
-    return [normalize(r["text"]).text for r in rows], [_labels(r) for r in rows], categories
+    """What the model is trained on: every development row."""
+    return _examples(_rows(DATA / "real" / "dev.tsv") + _rows(DATA / "devset.tsv"))
+
+
+def _fit(examples: tuple[list[str], list[frozenset[str]], list[str]]) -> LearnedModel:
+    return train(*examples, threshold=THRESHOLD, strength=STRENGTH)
 
 
 def validate(real: list[dict[str, str]], synthetic: list[dict[str, str]]) -> None:
     early = [r for r in real if int(r["id"][2:]) < FOURTH_GATHERING]
     late = [r for r in real if int(r["id"][2:]) >= FOURTH_GATHERING and r["doubtful"] != "yes"]
     lexicon = load_lexicon()
-    categories = sorted({c for r in early + synthetic for c in _labels(r)})
-    model = _fit(early + synthetic, categories)
-    rules_only = dataclasses.replace(lexicon, learned=None)
-    with_model = dataclasses.replace(lexicon, learned=model)
-    for title, lex in (("rules", rules_only), ("rules + model", with_model)):
+    model = _fit(_examples(early + synthetic))
+    for title, lex in (
+        ("rules", dataclasses.replace(lexicon, learned=None)),
+        ("rules + model", dataclasses.replace(lexicon, learned=model)),
+    ):
         scanners: dict[str, Scanner] = {}
-        tp = fp = fn = 0
+        score = Score()
         for r in late:
             product = r["product"] or "general"
             scanner = scanners.setdefault(product, Scanner(lex, product))
             found = {m.category for m in scanner.scan(r["text"])}
-            expected = _labels(r)
-            tp += len(found & expected)
-            fp += len(found - expected)
-            fn += len(expected - found)
-        print(f"{title:<14} precision {tp / max(1, tp + fp):.3f}  recall {tp / max(1, tp + fn):.3f}"
+            score.add(r["id"], r["text"], set(_labels(r)), found)
+        precision, recall = score.micro()
+        print(f"{title:<14} precision {precision:.3f}  recall {recall:.3f}"
               f"  on {len(late)} scored rows of the fourth and later gatherings")  # fmt: skip
     print("(the rules were partly written from these rows, so the rules' own figure is high)")
 
@@ -91,12 +93,12 @@ def main() -> None:
     if args.validate:
         validate(real, synthetic)
         return
-    texts, labels, categories = training_rows()
-    model = train(texts, labels, categories, THRESHOLD, STRENGTH)
+    examples = training_rows()
+    model = _fit(examples)
     target = ROOT / "lexicons" / LEARNED_FILE
     write_model(model, target)
-    print(f"wrote {target}: {len(model.vocabulary)} n-grams, {len(categories)} categories, "
-          f"from {len(texts)} rows")  # fmt: skip
+    print(f"wrote {target}: {len(model.vocabulary)} n-grams, {len(model.categories)} categories, "
+          f"from {len(examples[0])} rows")  # fmt: skip
 
 
 if __name__ == "__main__":
