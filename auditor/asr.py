@@ -384,8 +384,9 @@ class Transcriber:
         """How likely the model finds each text for these samples (at most 30 s), piece by
         piece: for each text (a list of pieces, read one after another), the sum of each piece's
         tokens' log probabilities. CTranslate2's `align` forces the tokens through the decoder
-        (as faster-whisper's word timestamps use it); the audio is encoded once."""
-        from faster_whisper.audio import pad_or_trim
+        (as faster-whisper's word timestamps use it); the audio is encoded once, as long as it
+        is: CTranslate2 takes fewer than Whisper's 3000 frames, and short audio padded to 30 s
+        would cost a full encoding."""
         from faster_whisper.tokenizer import Tokenizer
 
         model = self._model
@@ -394,7 +395,7 @@ class Transcriber:
         )
         features = model.feature_extractor(samples)
         frames = min(int(features.shape[-1]), 3000)
-        encoded = model.encode(pad_or_trim(features))
+        encoded = model.encode(features[:, :frames])
 
         def one(pieces: list[str]) -> list[float]:
             tokens = [tokenizer.encode(piece) for piece in pieces]
