@@ -50,7 +50,8 @@ GAP = 0.4
 # window needs (0.05-0.1 s each on a 10 s window) take over. On the 4-minute hard recording (22
 # sound-alikes) the check took 2.1 s with 30 s windows, 1.3 s with 8-12 s; scored on the hard
 # media with 10 s windows, each claim kept its evidence within a few nats (README, "Sound-alike
-# findings").
+# findings"). Short input serves forced alignment only, where the text is given: decoded freely
+# from it, Whisper repeats itself.
 WINDOW = 10.0
 
 Samples = npt.NDArray[np.float32]
