@@ -383,6 +383,9 @@ class Scanner:
                 rule = self._learned_rules.get(category)
                 if p < model.threshold or rule is None:
                     continue
+                routed = self._routed[rule.id].category  # what the finding would report
+                if routed in reported:
+                    continue
                 evidence = model.evidence(sentence, category)
                 if not any(len(gram) > 1 for gram in evidence):
                     continue  # characters alone (首 and 1 in 换一首歌) are no reason
@@ -396,9 +399,8 @@ class Scanner:
                     kind="learned",
                     why=(("model", LEARNED), ("evidence", " ".join(evidence))),
                 )
-                if match.category not in reported:
-                    reported.add(match.category)
-                    out.append(dataclasses.replace(match, model_probability=round(p, 3)))
+                reported.add(routed)
+                out.append(dataclasses.replace(match, model_probability=round(p, 3)))
         return out
 
     # -- candidates -----------------------------------------------------------------------
