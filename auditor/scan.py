@@ -31,6 +31,7 @@ from dataclasses import dataclass
 from functools import lru_cache
 from typing import Any
 
+import ahocorasick_rs
 import numpy as np
 
 from auditor import segment
@@ -119,6 +120,13 @@ _LONGEST_PART = 8
 IDIOM_LENGTH = 4
 
 
+def _automaton(keys: list[str]) -> ahocorasick_rs.AhoCorasick:
+    """An Aho-Corasick automaton reporting every match of `keys`, overlapping ones too, as
+    (index into keys, start, end) in order of end: a key that is a suffix of another (血糖 of
+    降血糖) is found as well."""
+    return ahocorasick_rs.AhoCorasick(keys, matchkind=ahocorasick_rs.MatchKind.Standard)
+
+
 @lru_cache(maxsize=4)
 def _tokenizer(terms: frozenset[str], tags: frozenset[str]) -> tuple[Any, dict[str, str]]:
     """A private jieba tokenizer that knows the lexicon's terms as words, and POS tags.
@@ -177,8 +185,6 @@ class Scanner:
     def __init__(
         self, lexicon: Lexicon, product: str = "general", soundalikes: str = "near"
     ) -> None:
-        import ahocorasick
-
         self.lexicon = lexicon
         self.product = product
         if soundalikes not in SOUNDALIKE_SEARCHES:
@@ -200,8 +206,7 @@ class Scanner:
         }
         # Fuzzy key of a syllable -> the terms holding it, for the weighted sound-alike search.
         self._near: dict[str, list[_Near]] = {}
-        self._automaton = ahocorasick.Automaton()
-        entries: dict[str, list[_Term | tuple[Exemption, int] | _Anchor | _ClassWord]] = {}
+        entries: dict[str, list[_Term | Exemption | _Anchor | _ClassWord]] = {}
         sounds: dict[str, list[_Term]] = {}
         for rule in rules:
             for term in rule.terms:
@@ -213,7 +218,7 @@ class Scanner:
                     self._index_near(item)
         for exemption in lexicon.exemptions:
             for phrase in exemption.phrases:
-                entries.setdefault(phrase, []).append((exemption, len(phrase)))
+                entries.setdefault(phrase, []).append(exemption)
         # The lead parts' words of two or more characters ride in the automaton; every other
         # word of a class (and one-character words, which must touch their neighbour) is looked
         # up only around them: ordinary speech is full of 今天, 提高 and 一定.
@@ -226,7 +231,7 @@ class Scanner:
             for word in lexicon.classes[class_id].terms:
                 if len(word) > 1:
                     entries.setdefault(word, []).append(_ClassWord(class_id, len(word)))
-        self._class_lookup: dict[str, tuple[Any, int]] = {}  # automaton, longest word
+        self._class_lookup: dict[str, tuple[ahocorasick_rs.AhoCorasick, int]] = {}  # longest word
         for class_id in sorted(used_classes):
             words_of = {
                 w
@@ -234,10 +239,7 @@ class Scanner:
                 if class_id not in lead_classes or len(w) == 1
             }
             if words_of:
-                lookup = ahocorasick.Automaton()
-                for word in words_of:
-                    lookup.add_word(word, len(word))
-                lookup.make_automaton()
+                lookup = _automaton(sorted(words_of))
                 self._class_lookup[class_id] = (lookup, max(map(len, words_of)))
         # Patterns run only on the lines holding one of their literals (auditor.anchors), found
         # in the same automaton pass as the terms; a pattern without one runs over all the text.
@@ -250,15 +252,11 @@ class Scanner:
                 continue
             for literal in literals:
                 entries.setdefault(normalize_term(literal), []).append(_Anchor(index))
-        for key, value in entries.items():
-            self._automaton.add_word(key, value)
-        self._automaton.make_automaton()
-        self._sound_automaton = ahocorasick.Automaton()
-        for key, items in sounds.items():
-            self._sound_automaton.add_word(key, items)
+        self._automaton = _automaton(list(entries))
+        self._entries = list(entries.values())  # what each key of the automaton stands for
+        self._sound_automaton = _automaton(list(sounds))
+        self._sounds = list(sounds.values())
         self._has_sounds = bool(sounds)
-        if self._has_sounds:
-            self._sound_automaton.make_automaton()
         self._word_rules = [r for r in rules if r.word is not None]
         # One rule per category for the learned model's findings, routed like any other.
         self._learned_rules: dict[str, Rule] = {}
@@ -447,24 +445,20 @@ class Scanner:
         phrases: list[tuple[int, int, Exemption]] = []
         anchored: dict[int, set[int]] = {}
         words: dict[str, list[tuple[int, int]]] = {}
-        for end_index, items in self._automaton.iter(norm.text):
-            for item in items:
-                kind = type(item)  # one type test per hit: this loop sees every hit of a year
-                if kind is _Term:
-                    n_start = end_index - len(item.key) + 1
-                    found.append(
-                        self._match(text, norm, item.rule, item.term, n_start, end_index + 1)
-                    )
-                elif kind is _ClassWord:
-                    words.setdefault(item.word_class, []).append(
-                        (end_index + 1 - item.length, end_index + 1)
-                    )
-                elif kind is _Anchor:
-                    line = norm.text.rfind("\n", 0, end_index) + 1
+        entries = self._entries
+        for key, n_start, n_end in self._automaton.find_matches_as_indexes(
+            norm.text, overlapping=True
+        ):
+            for item in entries[key]:
+                if isinstance(item, _Term):
+                    found.append(self._match(text, norm, item.rule, item.term, n_start, n_end))
+                elif isinstance(item, _ClassWord):
+                    words.setdefault(item.word_class, []).append((n_start, n_end))
+                elif isinstance(item, _Anchor):
+                    line = norm.text.rfind("\n", 0, n_start) + 1
                     anchored.setdefault(item.pattern, set()).add(line)
                 else:
-                    exemption, length = item
-                    phrases.append((end_index + 1 - length, end_index + 1, exemption))
+                    phrases.append((n_start, n_end, item))
         phrases.sort(key=lambda p: p[0])
         return found, _Phrases(phrases, [p[0] for p in phrases]), anchored, words
 
@@ -611,9 +605,10 @@ class Scanner:
         keys = sound_keys(norm.text)
         taken = {(m.norm_start, m.norm_end, m.rule.id) for m in found}
         out: list[Match] = []
-        for end_index, items in self._sound_automaton.iter(keys):
-            for item in items:
-                n_start, n_end = end_index - len(item.key) + 1, end_index + 1
+        for key, n_start, n_end in self._sound_automaton.find_matches_as_indexes(
+            keys, overlapping=True
+        ):
+            for item in self._sounds[key]:
                 heard = norm.text[n_start:n_end]
                 if heard == item.key or (n_start, n_end, item.rule.id) in taken:
                     continue
@@ -1009,7 +1004,7 @@ class _Words:
     text: str
     spans: dict[str, list[tuple[int, int]]]  # lead words found by the automaton, sorted
     patterns: dict[str, tuple[re.Pattern[str], ...]]
-    lookup: dict[str, tuple[Any, int]]  # other words: an automaton of them, the longest
+    lookup: dict[str, tuple[ahocorasick_rs.AhoCorasick, int]]  # other words, the longest
 
     def starting(self, word_class: str, lo: int, hi: int) -> list[tuple[int, int, bool]]:
         """The class's words starting in [lo, hi), longest first at each start, each with
@@ -1028,10 +1023,11 @@ class _Words:
             lo = max(0, lo)
             stop = min(len(text), hi + longest - 1)
             if lo < stop:  # a slice: the automaton would copy the whole text for each window
-                for end, length in automaton.iter(text[lo:stop]):
-                    start = lo + end + 1 - length
-                    if start < hi:
-                        out.append((start, lo + end + 1, length == 1))
+                for _, start, end in automaton.find_matches_as_indexes(
+                    text[lo:stop], overlapping=True
+                ):
+                    if lo + start < hi:
+                        out.append((lo + start, lo + end, end - start == 1))
         for pattern in self.patterns.get(word_class, ()):
             for m in pattern.finditer(text, lo, min(len(text), hi + 24)):
                 if m.start() >= hi:
