@@ -1009,14 +1009,12 @@ class _Words:
     def starting(self, word_class: str, lo: int, hi: int) -> list[tuple[int, int, bool]]:
         """The class's words starting in [lo, hi), longest first at each start, each with
         whether it is one character that is a word (not a figure matched by a pattern)."""
-        out: list[tuple[int, int, bool]] = []
         text = self.text
         hits = self.spans.get(word_class)
+        out: list[tuple[int, int, bool]] = []
         if hits:
             at = bisect.bisect_left(hits, (lo, -1))
-            while at < len(hits) and hits[at][0] < hi:
-                out.append((*hits[at], False))
-                at += 1
+            out = [(a, b, False) for a, b in hits[at : bisect.bisect_left(hits, (hi, -1), at)]]
         known = self.lookup.get(word_class)
         if known:
             automaton, longest = known
@@ -1034,8 +1032,13 @@ class _Words:
                     break
                 if m.end() > m.start():
                     out.append((m.start(), m.end(), False))
-        out.sort(key=lambda span: (span[0], -(span[1] - span[0])))
+        if len(out) > 1:
+            out.sort(key=_longest_first)
         return out
+
+
+def _longest_first(span: tuple[int, int, bool]) -> tuple[int, int]:
+    return span[0], span[0] - span[1]
 
 
 def _combine(
