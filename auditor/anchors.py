@@ -143,3 +143,78 @@ def _branch(alternatives: list[_Node]) -> _Node:
         assert literals is not None
         needed = needed | literals
     return _Node(exact=exact, needed=needed if needed and len(needed) <= MAX_LITERALS else None)
+
+
+def first_characters(pattern: re.Pattern[str]) -> re.Pattern[str] | None:
+    """A character class that matches the first character of every non-empty match of
+    `pattern`: a window holding none of them holds no match, which one cheap search tells. None
+    when it cannot be known (a pattern that can match anything first, or nothing at all)."""
+    if pattern.flags & re.IGNORECASE:
+        return None
+    try:
+        tree = sre_parse.parse(pattern.pattern, pattern.flags)
+    except (re.error, TypeError, ValueError, RecursionError):
+        return None
+    first = _first_of_sequence(list(tree))
+    if first is None or first[1]:  # unknown, or the pattern may match nothing at all
+        return None
+    return re.compile("[" + "".join(sorted(first[0])) + "]")
+
+
+# What can start a match: pieces of a character class, and whether the element may match empty.
+_First = tuple[frozenset[str], bool]
+
+
+def _first_of_sequence(items: Sequence[tuple[Any, Any]]) -> _First | None:
+    pieces: set[str] = set()
+    for op, av in items:
+        node = _first_of_node(op, av)
+        if node is None:
+            return None
+        pieces |= node[0]
+        if not node[1]:
+            return frozenset(pieces), False
+    return frozenset(pieces), True
+
+
+def _first_of_node(op: Any, av: Any) -> _First | None:
+    if op is sre.LITERAL:
+        return frozenset({re.escape(chr(av))}), False
+    if op in _ZERO_WIDTH:
+        return frozenset(), True  # looks around or anchors: the next element starts the match
+    if op is sre.IN:
+        pieces: set[str] = set()
+        for kind, value in av:
+            if kind is sre.LITERAL:
+                pieces.add(re.escape(chr(value)))
+            elif kind is sre.RANGE:
+                pieces.add(f"{re.escape(chr(value[0]))}-{re.escape(chr(value[1]))}")
+            elif kind is sre.CATEGORY and value is sre.CATEGORY_DIGIT:
+                pieces.add(r"\d")
+            else:  # negated classes and other categories: anything may start
+                return None
+        return frozenset(pieces), False
+    if op is sre.SUBPATTERN:
+        _, add_flags, _, body = av
+        if add_flags & sre.SRE_FLAG_IGNORECASE:
+            return None
+        return _first_of_sequence(list(body))
+    if op is getattr(sre, "ATOMIC_GROUP", None):
+        return _first_of_sequence(list(av))
+    if op is sre.BRANCH:
+        union: set[str] = set()
+        empty = False
+        for alternative in av[1]:
+            first = _first_of_sequence(list(alternative))
+            if first is None:
+                return None
+            union |= first[0]
+            empty = empty or first[1]
+        return frozenset(union), empty
+    if op in _REPEATS:
+        low, _, body = av
+        inner = _first_of_sequence(list(body))
+        if inner is None:
+            return None
+        return inner[0], inner[1] or low == 0
+    return None  # any character, a back reference: anything may start

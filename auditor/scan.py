@@ -35,7 +35,7 @@ import ahocorasick_rs
 import numpy as np
 
 from auditor import segment
-from auditor.anchors import required_literals
+from auditor.anchors import first_characters, required_literals
 from auditor.findings import Why
 from auditor.lexicon import LEARNED, Combination, Exemption, Lexicon, Part, Rule
 from auditor.normalize import Normalized, normalize, normalize_term
@@ -201,8 +201,11 @@ class Scanner:
         used_classes = {
             p.word_class for r in self._combined if r.combination for p in r.combination.parts
         }
+        # A class's figure patterns, each with the characters its matches can start with.
         self._class_patterns = {
-            c: lexicon.classes[c].patterns for c in used_classes if lexicon.classes[c].patterns
+            c: tuple((p, first_characters(p)) for p in lexicon.classes[c].patterns)
+            for c in used_classes
+            if lexicon.classes[c].patterns
         }
         # Fuzzy key of a syllable -> the terms holding it, for the weighted sound-alike search.
         self._near: dict[str, list[_Near]] = {}
@@ -1003,7 +1006,7 @@ class _Words:
 
     text: str
     spans: dict[str, list[tuple[int, int]]]  # lead words found by the automaton, sorted
-    patterns: dict[str, tuple[re.Pattern[str], ...]]
+    patterns: dict[str, tuple[tuple[re.Pattern[str], re.Pattern[str] | None], ...]]
     lookup: dict[str, tuple[ahocorasick_rs.AhoCorasick, int]]  # other words, the longest
 
     def starting(self, word_class: str, lo: int, hi: int) -> list[tuple[int, int, bool]]:
@@ -1026,8 +1029,14 @@ class _Words:
                 ):
                     if lo + start < hi:
                         out.append((lo + start, lo + end, end - start == 1))
-        for pattern in self.patterns.get(word_class, ()):
-            for m in pattern.finditer(text, lo, min(len(text), hi + 24)):
+        for pattern, first in self.patterns.get(word_class, ()):
+            begin = max(0, lo)
+            if first is not None:  # most windows hold no figure: one search of a class says so
+                can_start = first.search(text, begin, hi)
+                if can_start is None:
+                    continue
+                begin = can_start.start()
+            for m in pattern.finditer(text, begin, min(len(text), hi + 24)):
                 if m.start() >= hi:
                     break
                 if m.end() > m.start():

@@ -1,5 +1,7 @@
 """Pattern anchors: the literals read from a pattern are in every match, and scanning only the
-lines that hold them finds exactly what running every pattern over the whole text finds."""
+lines that hold them finds exactly what running every pattern over the whole text finds; the
+characters a pattern's matches can start with start every match, and skipping the windows that
+hold none finds exactly what searching every window finds."""
 
 from __future__ import annotations
 
@@ -10,14 +12,15 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from auditor.anchors import MIN_ANCHOR_LENGTH, required_literals
+from auditor.anchors import MIN_ANCHOR_LENGTH, first_characters, required_literals
 from auditor.lexicon import load_lexicon
 from auditor.normalize import normalize
-from auditor.scan import Scanner
+from auditor.scan import Scanner, _Bounds
 
 DATA = Path(__file__).parent / "data"
 LEXICON = load_lexicon()
 PATTERNS = [p for rule in LEXICON.rules for p in rule.patterns]
+CLASS_PATTERNS = [p for word_class in LEXICON.classes.values() for p in word_class.patterns]
 
 
 @pytest.mark.parametrize(
@@ -79,3 +82,71 @@ def test_anchored_patterns_find_what_a_full_run_finds() -> None:
     }
     assert want, "the labelled sets hold pattern claims"
     assert got == want
+
+
+@pytest.mark.parametrize(
+    ("pattern", "starts", "others"),
+    [
+        (r"\d+元", "7", "元a"),
+        (r"(好)?几(百|千)", "好几", "百千"),
+        (r"(?=x)y|z", "yz", "x"),  # a look-ahead starts nothing
+        (r"a?b", "ab", "c"),  # an optional element: what follows may start
+        (r"[a-c\d]x", "ab3", "dx"),
+        (r"[\]^-]", "]^-", "a"),  # characters special in a class
+    ],
+)
+def test_first_characters_read_from_a_pattern(pattern: str, starts: str, others: str) -> None:
+    first = first_characters(re.compile(pattern))
+    assert first is not None
+    assert all(first.fullmatch(c) for c in starts)
+    assert not any(first.fullmatch(c) for c in others)
+
+
+@pytest.mark.parametrize("pattern", [r".*", r"(ab)*", r"[^a]b", r"\w+", r"(?i)a", r"^"])
+def test_first_characters_unknown(pattern: str) -> None:
+    assert first_characters(re.compile(pattern)) is None  # anything, or nothing, may start
+
+
+@pytest.mark.parametrize("pattern", PATTERNS + CLASS_PATTERNS, ids=lambda p: p.pattern[:24])
+@settings(max_examples=40, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(data=st.data())
+def test_every_match_starts_with_one_of_the_first_characters(
+    pattern: re.Pattern[str], data: st.DataObject
+) -> None:
+    first = first_characters(pattern)
+    if first is None:
+        return
+    text = data.draw(st.from_regex(pattern, fullmatch=True))
+    match = pattern.search(text)
+    assert match is not None
+    if match.end() > match.start():
+        assert first.match(text, match.start()), (text, first.pattern)
+
+
+def test_class_figures_found_with_first_characters_as_without() -> None:
+    """Combinations over the whole labelled corpus, with the figure patterns' first characters
+    and with every window searched."""
+    lines = []
+    for name in ("devset.tsv", "heldout.tsv"):
+        for row in (DATA / name).read_text(encoding="utf-8").splitlines()[1:]:
+            lines.append(row.split("\t")[2])
+    lines += [
+        row.split("\t")[3]
+        for name in ("dev.tsv", "heldout.tsv")
+        for row in (DATA / "real" / name).read_text(encoding="utf-8").splitlines()[1:]
+    ]
+    text = "\n".join(lines)
+    norm = normalize(text)
+    scanner = Scanner(LEXICON)
+    assert any(first is not None for p in scanner._class_patterns.values() for _, first in p)
+    _, _, _, words = scanner._terms(text, norm)
+
+    def combinations() -> set[tuple[str, int, int]]:
+        found = scanner._combinations(text, norm, words, _Bounds(text, norm))
+        return {(m.rule.id, m.norm_start, m.norm_end) for m in found}
+
+    with_first = combinations()
+    scanner._class_patterns = {
+        c: tuple((p, None) for p, _ in patterns) for c, patterns in scanner._class_patterns.items()
+    }
+    assert with_first and with_first == combinations()
