@@ -319,9 +319,11 @@ class Scanner:
         candidates, phrases, anchored, words = self._terms(text, norm)
         candidates += self._combinations(text, norm, words, bounds)
         candidates += self._patterns(text, norm, anchored)
-        candidates += self._words(text, norm, candidates)
         simplified = norm.simplified
         candidates = [m for m in candidates if not self._inside_longer_word(m, simplified)]
+        # After that check: a term inside a longer word (最好 of 最|好吃) leaves its place to a
+        # word rule, which reads the words jieba cut there.
+        candidates += self._words(text, norm, candidates)
         unsupported: list[Match] = []  # sound-alikes short of support, for _chained
         if self._has_sounds:
             candidates += self._soundalikes(text, norm, candidates, probabilities, unsupported)

@@ -56,6 +56,10 @@ def test_each_category_is_found(scanner: Scanner, text: str, category: str) -> N
         "这是今年的最新款",
         "这件衣服是百分之百纯棉的",
         "你最好先量一下尺码再拍",
+        "大家最好看一下说明书再用",
+        "最好吃点东西再喝，别空腹",
+        "最好用温水洗，别用热水",
+        "你最好吃完饭再来",
     ],
 )
 def test_traps_are_not_claims(scanner: Scanner, text: str) -> None:
@@ -71,6 +75,8 @@ def test_traps_are_not_claims(scanner: Scanner, text: str) -> None:
         ("绝对的NO.1", "absolute.superlative"),
         ("销量Top.1", "absolute.superlative"),
         ("这个最 好用", "absolute.superlative"),
+        ("哪里的樱桃最好吃？大连樱桃最好吃！", "absolute.superlative"),  # 最|好吃, not 最好|吃
+        ("这款是最好看的", "absolute.superlative"),
         ("顶 级工艺", "absolute.superlative"),
         ("全网底价", "price.fake_reference"),
         ("类目底价直接给到你们", "price.fake_reference"),
