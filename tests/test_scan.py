@@ -35,6 +35,12 @@ def categories(scanner: Scanner, text: str) -> set[str]:
         ("我们吊打所有大牌", "conduct.disparage"),
         ("这个摆件可以辟邪镇宅", "superstition"),
         ("私信我发你链接，加V拿内部价", "diversion.offplatform"),
+        ("哪里的樱桃最好吃？大连樱桃最好吃！", "absolute.superlative"),  # 最|好吃, not 最好|吃
+        ("这款是最好看的", "absolute.superlative"),
+        ("店面房租到期，全部清仓，一件不留", "urgency.inducement"),
+        ("还剩最后八小时，抓紧下单", "urgency.inducement"),
+        ("只要报我名字就可进入清北班", "education.guarantee"),
+        ("学编程保送清北", "education.guarantee"),
     ],
 )
 def test_each_category_is_found(scanner: Scanner, text: str, category: str) -> None:
@@ -60,6 +66,8 @@ def test_each_category_is_found(scanner: Scanner, text: str, category: str) -> N
         "最好吃点东西再喝，别空腹",
         "最好用温水洗，别用热水",
         "你最好吃完饭再来",
+        "最后一个小时的直播我们聊聊新品",
+        "孩子能进重点学校靠的是自己努力",
     ],
 )
 def test_traps_are_not_claims(scanner: Scanner, text: str) -> None:
@@ -75,8 +83,6 @@ def test_traps_are_not_claims(scanner: Scanner, text: str) -> None:
         ("绝对的NO.1", "absolute.superlative"),
         ("销量Top.1", "absolute.superlative"),
         ("这个最 好用", "absolute.superlative"),
-        ("哪里的樱桃最好吃？大连樱桃最好吃！", "absolute.superlative"),  # 最|好吃, not 最好|吃
-        ("这款是最好看的", "absolute.superlative"),
         ("顶 级工艺", "absolute.superlative"),
         ("全网底价", "price.fake_reference"),
         ("类目底价直接给到你们", "price.fake_reference"),
