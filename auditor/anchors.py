@@ -35,17 +35,25 @@ class _Node:
 def required_literals(pattern: re.Pattern[str]) -> frozenset[str] | None:
     """A set of literals one of which every match of `pattern` holds; None when there is none
     worth using (a literal shorter than MIN_ANCHOR_LENGTH, or a pattern that ignores case)."""
-    if pattern.flags & re.IGNORECASE:
+    tree = _parsed(pattern)
+    if tree is None:
         return None
-    try:
-        tree = sre_parse.parse(pattern.pattern, pattern.flags)
-    except (re.error, TypeError, ValueError, RecursionError):
-        return None
-    node = _sequence(list(tree))
+    node = _sequence(tree)
     best = node.needed if node.needed is not None else node.exact
     if best is None or not _usable(best) or _shortest(best) < MIN_ANCHOR_LENGTH:
         return None
     return best
+
+
+def _parsed(pattern: re.Pattern[str]) -> list[tuple[Any, Any]] | None:
+    """The parsed pattern's top-level items; None for a pattern that ignores case (a literal could
+    be written otherwise) or that the parser of this Python cannot read."""
+    if pattern.flags & re.IGNORECASE:
+        return None
+    try:
+        return list(sre_parse.parse(pattern.pattern, pattern.flags))
+    except (re.error, TypeError, ValueError, RecursionError):
+        return None
 
 
 def _usable(literals: frozenset[str] | None) -> bool:
@@ -149,13 +157,10 @@ def first_characters(pattern: re.Pattern[str]) -> re.Pattern[str] | None:
     """A character class that matches the first character of every non-empty match of
     `pattern`: a window holding none of them holds no match, which one cheap search tells. None
     when it cannot be known (a pattern that can match anything first, or nothing at all)."""
-    if pattern.flags & re.IGNORECASE:
+    tree = _parsed(pattern)
+    if tree is None:
         return None
-    try:
-        tree = sre_parse.parse(pattern.pattern, pattern.flags)
-    except (re.error, TypeError, ValueError, RecursionError):
-        return None
-    first = _first_of_sequence(list(tree))
+    first = _first_of_sequence(tree)
     if first is None or first[1]:  # unknown, or the pattern may match nothing at all
         return None
     return re.compile("[" + "".join(sorted(first[0])) + "]")
