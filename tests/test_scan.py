@@ -41,6 +41,8 @@ def categories(scanner: Scanner, text: str) -> set[str]:
         ("还剩最后八小时，抓紧下单", "urgency.inducement"),
         ("只要报我名字就可进入清北班", "education.guarantee"),
         ("学编程保送清北", "education.guarantee"),
+        ("名师授课，考不到目标分？全额退款！", "education.guarantee"),  # refund on failure
+        ("若未能升入重点大学，全额退还学费", "education.guarantee"),
     ],
 )
 def test_each_category_is_found(scanner: Scanner, text: str, category: str) -> None:
@@ -68,6 +70,8 @@ def test_each_category_is_found(scanner: Scanner, text: str, category: str) -> N
         "你最好吃完饭再来",
         "最后一个小时的直播我们聊聊新品",
         "孩子能进重点学校靠的是自己努力",
+        "没考上也没关系，课程可以申请退款吗",
+        "课程不满意七天无理由退款",
     ],
 )
 def test_traps_are_not_claims(scanner: Scanner, text: str) -> None:
