@@ -37,6 +37,7 @@ def categories(scanner: Scanner, text: str) -> set[str]:
         ("私信我发你链接，加V拿内部价", "diversion.offplatform"),
         ("哪里的樱桃最好吃？大连樱桃最好吃！", "absolute.superlative"),  # 最|好吃, not 最好|吃
         ("这款是最好看的", "absolute.superlative"),
+        ("高产大棒，品质极佳", "absolute.superlative"),
         ("店面房租到期，全部清仓，一件不留", "urgency.inducement"),
         ("还剩最后八小时，抓紧下单", "urgency.inducement"),
         ("只要报我名字就可进入清北班", "education.guarantee"),
