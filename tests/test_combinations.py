@@ -150,6 +150,10 @@ def test_a_dated_earlier_price_is_a_fact() -> None:
         ("education", "不得使用“保过”“包过”等诱导性宣传用语"),
         ("general", "不法商家以“包治百病”制造噱头，诱导老人购买"),
         ("general", "价格不是唯一要看的，品质更重要"),  # 唯一 denied
+        ("finance", "本理财产品不保本，可能发生亏损"),
+        ("finance", "这类广告明示或暗示理财产品稳赚不赔、零风险"),  # a report names the words
+        ("general", "有的商家以全市最低价等宣传口号促销"),
+        ("general", "直播间宣称佩戴此手串能转运招财，属于宣扬封建迷信"),  # a report
     ],
 )
 def test_required_disclaimers_and_warnings_are_no_claims(product: str, text: str) -> None:
