@@ -154,6 +154,8 @@ def test_a_dated_earlier_price_is_a_fact() -> None:
         ("finance", "这类广告明示或暗示理财产品稳赚不赔、零风险"),  # a report names the words
         ("general", "有的商家以全市最低价等宣传口号促销"),
         ("general", "直播间宣称佩戴此手串能转运招财，属于宣扬封建迷信"),  # a report
+        ("drug", "不要购买直播带货等非正规渠道销售的、来源不明的网红神药"),
+        ("general", "不得含有“特供”“专供”等传播错误价值导向的内容"),
     ],
 )
 def test_required_disclaimers_and_warnings_are_no_claims(product: str, text: str) -> None:
