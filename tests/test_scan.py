@@ -44,6 +44,10 @@ def categories(scanner: Scanner, text: str) -> set[str]:
         ("学编程保送清北", "education.guarantee"),
         ("名师授课，考不到目标分？全额退款！", "education.guarantee"),  # refund on failure
         ("若未能升入重点大学，全额退还学费", "education.guarantee"),
+        ("不开刀、不手术、不复发", "medical.efficacy"),  # no recurrence promised
+        ("治疗不孕不育成功率达98%", "medical.efficacy"),  # a cure rate by another name
+        ("只吃一种药治好一身病", "medical.efficacy"),  # 包治百病 in other words
+        ("对二十多种疾病都有作用", "medical.efficacy"),
     ],
 )
 def test_each_category_is_found(scanner: Scanner, text: str, category: str) -> None:
@@ -75,6 +79,7 @@ def test_each_category_is_found(scanner: Scanner, text: str, category: str) -> N
         "课程不满意七天无理由退款",
         "直播这一年，是我压力最大、最辛苦的一年",  # the speaker's year, not the goods
         "上周最忙的时候我们一天发了两千单",
+        "这个抽奖的成功率很高，大家多点几次",  # a rate, but not of a cure
     ],
 )
 def test_traps_are_not_claims(scanner: Scanner, text: str) -> None:
