@@ -95,6 +95,29 @@ def test_a_disease_claim_takes_the_category_of_the_goods(product: str, category:
     assert {m.legal_basis for m in found} == {LEXICON.categories[category].legal_basis}
 
 
+@pytest.mark.parametrize(
+    ("product", "category"),
+    [
+        ("education", "education.guarantee"),  # what the course does (Ad Law 24)
+        ("drug", "medical.efficacy"),
+    ],
+)
+def test_an_effect_guaranteed_takes_the_category_of_the_goods(product: str, category: str) -> None:
+    assert _found("效果不好无效退款", product) == {category}
+
+
+@pytest.mark.parametrize(
+    ("product", "text", "category"),
+    [
+        ("cosmetics", "这款头皮水能活化毛囊，改善落发", "cosmetics.special_claim"),
+        ("cosmetics", "这款面霜抗过敏", "cosmetics.special_claim"),
+        ("food", "这个益生菌能改善过敏体质", "food.disease_claim"),
+    ],
+)
+def test_hair_skin_and_allergy_words(product: str, text: str, category: str) -> None:
+    assert category in _found(text, product)
+
+
 # -- prices in any form ----------------------------------------------------------------------------
 
 
@@ -156,6 +179,8 @@ def test_a_dated_earlier_price_is_a_fact() -> None:
         ("general", "直播间宣称佩戴此手串能转运招财，属于宣扬封建迷信"),  # a report
         ("drug", "不要购买直播带货等非正规渠道销售的、来源不明的网红神药"),
         ("general", "不得含有“特供”“专供”等传播错误价值导向的内容"),
+        ("food", "食品主要是补充营养，不能取代药品的治疗效果"),
+        ("finance", "非保证收益理财计划不等同于一般存款产品"),
     ],
 )
 def test_required_disclaimers_and_warnings_are_no_claims(product: str, text: str) -> None:
