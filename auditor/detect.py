@@ -147,13 +147,32 @@ def scan_recording(
     return tuple(sorted(findings, key=lambda f: (f.start, f.channel != "speech", f.end, f.rule)))
 
 
-def scan_lines(scanner: Scanner, text: str, line_number: int = 1) -> list[TextFinding]:
-    """Findings in text holding one utterance per line, scanned in one pass; `line_number` is the
-    number of the text's first line.
+# Lines scanned by one call of the scanner, at least (whole lines): a scan costs more per
+# character as its text grows (longer lists to search and sort), so five million characters scan
+# about a quarter faster in blocks of this size than at once (scripts/bench_scan.py, 2026-12-07).
+SCAN_BLOCK = 250_000
 
-    A newline survives normalisation as a hard boundary, so no claim spans two lines; scanning
-    the whole text at once instead of line by line is what makes a rescan of a year fast.
+
+def scan_lines(scanner: Scanner, text: str, line_number: int = 1) -> list[TextFinding]:
+    """Findings in text holding one utterance per line; `line_number` is the number of the text's
+    first line.
+
+    A newline survives normalisation as a hard boundary, so no claim spans two lines: the text is
+    scanned in blocks of many whole lines (SCAN_BLOCK characters or more), with the same findings
+    as line by line and far faster.
     """
+    out: list[TextFinding] = []
+    start = 0
+    while start < len(text):
+        cut = text.find("\n", start + SCAN_BLOCK)
+        end = len(text) if cut < 0 else cut + 1
+        out += _scan_block(scanner, text[start:end], line_number)
+        line_number += text.count("\n", start, end)
+        start = end
+    return out
+
+
+def _scan_block(scanner: Scanner, text: str, line_number: int) -> list[TextFinding]:
     out: list[TextFinding] = []
     line = line_number
     line_start = 0  # offset of line `line` in text

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
@@ -63,3 +64,22 @@ def test_blocks_in_parallel_processes_find_what_one_pass_finds() -> None:
         found = [f for block in scan_blocks(SCANNER, blocks, jobs) for f in block]
         assert found == whole
     assert list(scan_blocks(SCANNER, [], 2)) == []
+
+
+def test_a_long_text_scanned_in_blocks_finds_what_each_line_alone_finds(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """scan_lines cuts a long text into blocks of whole lines: the findings are those of each
+    line scanned alone, with the lines numbered across blocks."""
+    from pathlib import Path
+
+    from auditor import detect
+
+    rows = (Path(__file__).parent / "data" / "real" / "dev.tsv").read_text(encoding="utf-8")
+    lines = [row.split("\t")[3] for row in rows.splitlines()[1:]][:600]
+    text = "\n".join(lines)
+    one_by_one = [f for i, line in enumerate(lines) for f in scan_lines(SCANNER, line, i + 3)]
+    assert len(one_by_one) > 200
+    monkeypatch.setattr(detect, "SCAN_BLOCK", 700)  # dozens of blocks
+    assert scan_lines(SCANNER, text, 3) == one_by_one
+    assert scan_lines(SCANNER, "") == []
