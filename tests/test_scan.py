@@ -48,6 +48,8 @@ def categories(scanner: Scanner, text: str) -> set[str]:
         ("治疗不孕不育成功率达98%", "medical.efficacy"),  # a cure rate by another name
         ("只吃一种药治好一身病", "medical.efficacy"),  # 包治百病 in other words
         ("对二十多种疾病都有作用", "medical.efficacy"),
+        ("那些大牌成本几百卖几万", "conduct.disparage"),  # others said to profiteer
+        ("利润达几十、几百倍", "conduct.disparage"),
     ],
 )
 def test_each_category_is_found(scanner: Scanner, text: str, category: str) -> None:
@@ -80,6 +82,7 @@ def test_each_category_is_found(scanner: Scanner, text: str, category: str) -> N
         "直播这一年，是我压力最大、最辛苦的一年",  # the speaker's year, not the goods
         "上周最忙的时候我们一天发了两千单",
         "这个抽奖的成功率很高，大家多点几次",  # a rate, but not of a cure
+        "成本几十块卖几十块，我们就赚个运费",
     ],
 )
 def test_traps_are_not_claims(scanner: Scanner, text: str) -> None:
