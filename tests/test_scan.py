@@ -49,6 +49,9 @@ def categories(scanner: Scanner, text: str) -> set[str]:
         ("只吃一种药治好一身病", "medical.efficacy"),  # 包治百病 in other words
         ("对二十多种疾病都有作用", "medical.efficacy"),
         ("那些大牌成本几百卖几万", "conduct.disparage"),  # others said to profiteer
+        ("已拥有中国最大的会员俱乐部", "absolute.superlative"),
+        ("创下全市楼盘绿化率之最", "absolute.superlative"),
+        ("中国第一罐", "absolute.superlative"),
         ("利润达几十、几百倍", "conduct.disparage"),
     ],
 )
