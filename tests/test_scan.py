@@ -52,6 +52,8 @@ def categories(scanner: Scanner, text: str) -> set[str]:
         ("已拥有中国最大的会员俱乐部", "absolute.superlative"),
         ("创下全市楼盘绿化率之最", "absolute.superlative"),
         ("中国第一罐", "absolute.superlative"),
+        ("抖音点赞，日薪百元", "finance.guarantee"),  # pay promised for a task
+        ("网络兼职，工资日结150到300", "finance.guarantee"),
         ("利润达几十、几百倍", "conduct.disparage"),
     ],
 )
@@ -86,6 +88,7 @@ def test_each_category_is_found(scanner: Scanner, text: str, category: str) -> N
         "上周最忙的时候我们一天发了两千单",
         "这个抽奖的成功率很高，大家多点几次",  # a rate, but not of a cure
         "成本几十块卖几十块，我们就赚个运费",
+        "每天只要一块钱，一个月三十块",  # a price by the day, no pay
     ],
 )
 def test_traps_are_not_claims(scanner: Scanner, text: str) -> None:
