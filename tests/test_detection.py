@@ -32,12 +32,13 @@ def test_held_out_set_stays_close() -> None:
 
 def test_real_claims_stay_at_the_level_measured() -> None:
     # Claims quoted from real public cases (tests/data/real/README.md). The held-out part was
-    # never tuned on; its figures (P 0.848, R 0.580 on 2026-12-03) are below the target
-    # of 0.90 / 0.80: this guards them against falling further, it does not claim the target.
+    # never tuned on; its figures (P 0.848, R 0.580 on 2026-12-03; 0.861 / 0.585 on 2026-12-07)
+    # are below the target of 0.90 / 0.80: this guards them against falling further, it does
+    # not claim the target.
     dev = evaluate_text(DATA / "real" / "dev.tsv").micro()
     held_out = evaluate_text(DATA / "real" / "heldout.tsv").micro()
     assert dev[0] >= 0.93 and dev[1] >= 0.70, dev
-    assert held_out[0] >= 0.82 and held_out[1] >= 0.54, held_out
+    assert held_out[0] >= 0.84 and held_out[1] >= 0.56, held_out
 
 
 def test_end_to_end_on_speech_clips() -> None:
