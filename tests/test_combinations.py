@@ -112,6 +112,10 @@ def test_an_effect_guaranteed_takes_the_category_of_the_goods(product: str, cate
         ("cosmetics", "这款头皮水能活化毛囊，改善落发", "cosmetics.special_claim"),
         ("cosmetics", "这款面霜抗过敏", "cosmetics.special_claim"),
         ("food", "这个益生菌能改善过敏体质", "food.disease_claim"),
+        ("cosmetics", "用了一个月，不再掉发了", "cosmetics.special_claim"),
+        ("food", "一瓶长高不是梦", "food.disease_claim"),
+        ("food", "增高钙片还能让你再长几公分", "food.disease_claim"),
+        ("general", "别人家的都不能根治，我们这个能根治糖尿病", "medical.claim"),  # one clause
     ],
 )
 def test_hair_skin_and_allergy_words(product: str, text: str, category: str) -> None:
@@ -180,6 +184,7 @@ def test_a_dated_earlier_price_is_a_fact() -> None:
         ("drug", "不要购买直播带货等非正规渠道销售的、来源不明的网红神药"),
         ("general", "不得含有“特供”“专供”等传播错误价值导向的内容"),
         ("food", "食品主要是补充营养，不能取代药品的治疗效果"),
+        ("general", "在目前医疗技术条件下，近视不能治愈"),  # a cure denied
         ("finance", "非保证收益理财计划不等同于一般存款产品"),
     ],
 )

@@ -53,6 +53,9 @@ def categories(scanner: Scanner, text: str) -> set[str]:
         ("创下全市楼盘绿化率之最", "absolute.superlative"),
         ("中国第一罐", "absolute.superlative"),
         ("抖音点赞，日薪百元", "finance.guarantee"),  # pay promised for a task
+        ("台湾最大的电子报发送平台", "absolute.superlative"),
+        ("带给你前所未有的体验", "absolute.superlative"),
+        ("国家AA级膏药", "authority.state"),
         ("网络兼职，工资日结150到300", "finance.guarantee"),
         ("利润达几十、几百倍", "conduct.disparage"),
     ],
@@ -89,6 +92,8 @@ def test_each_category_is_found(scanner: Scanner, text: str, category: str) -> N
         "这个抽奖的成功率很高，大家多点几次",  # a rate, but not of a cure
         "成本几十块卖几十块，我们就赚个运费",
         "每天只要一块钱，一个月三十块",  # a price by the day, no pay
+        "大熊猫是国家一级保护动物",
+        "这双鞋内增高5cm，穿着很舒服",  # a shoe's fact (增高 is a claim only for food)
     ],
 )
 def test_traps_are_not_claims(scanner: Scanner, text: str) -> None:
