@@ -161,15 +161,18 @@ def scan_lines(scanner: Scanner, text: str, line_number: int = 1) -> list[TextFi
     scanned in blocks of many whole lines (SCAN_BLOCK characters or more), with the same findings
     as line by line and far faster.
     """
-    out: list[TextFinding] = []
+    blocks = _numbered(_whole_lines(text, SCAN_BLOCK), line_number)
+    return [f for block, first in blocks for f in _scan_block(scanner, block, first)]
+
+
+def _whole_lines(text: str, size: int) -> Iterator[str]:
+    """`text` cut after the first newline at or past every `size` characters."""
     start = 0
     while start < len(text):
-        cut = text.find("\n", start + SCAN_BLOCK)
+        cut = text.find("\n", start + size)
         end = len(text) if cut < 0 else cut + 1
-        out += _scan_block(scanner, text[start:end], line_number)
-        line_number += text.count("\n", start, end)
+        yield text[start:end]
         start = end
-    return out
 
 
 def _scan_block(scanner: Scanner, text: str, line_number: int) -> list[TextFinding]:
@@ -227,8 +230,8 @@ def _scan_forked(job: tuple[str, int]) -> list[TextFinding]:
     return scan_lines(_FORKED_SCANNER, *job)
 
 
-def _numbered(blocks: Iterable[str]) -> Iterator[tuple[str, int]]:
-    line = 1
+def _numbered(blocks: Iterable[str], line: int = 1) -> Iterator[tuple[str, int]]:
+    """Each block with the number of its first line, `line` the first block's."""
     for block in blocks:
         yield block, line
         line += block.count("\n")

@@ -575,7 +575,7 @@ class Scanner:
                     return None
                 _, end, next_word, next_flag = following[0]
                 if word_rule.head + next_word in word_rule.exceptions:
-                    return None  # 最 | 辛苦 as one word 最辛苦 would be: excepted either way
+                    return None  # 最|辛苦 cut in two is excepted as 最辛苦 in one word is
                 if next_flag in word_rule.pos or next_word in word_rule.words:
                     return self._source_match(text, norm, rule, a, end)
                 return None
