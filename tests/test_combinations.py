@@ -121,6 +121,47 @@ def test_hair_skin_allergy_and_height_claims(product: str, text: str, category: 
     assert category in _found(text, product)
 
 
+@pytest.mark.parametrize(
+    ("product", "text", "category"),
+    [
+        ("general", "失眠、便秘、胃胀的朋友看过来", "medical.claim"),  # ailments listed
+        ("food", "这款茶对痛风的人效果特别好", "food.disease_claim"),  # a benefit for an ailment
+        ("general", "对睡眠有很大的帮助", "medical.claim"),
+        ("drug", "已经治好了三千多位患者", "medical.efficacy"),  # people said to be cured
+        ("drug", "五万名病友都康复了", "medical.efficacy"),
+    ],
+)
+def test_ailments_listed_helped_or_cured_by_the_count(
+    product: str, text: str, category: str
+) -> None:
+    assert category in _found(text, product), text
+
+
+@pytest.mark.parametrize(
+    "text",
+    [
+        "高血压、糖尿病要按时吃药",  # two ailments named, nothing offered for them
+        "对糖尿病患者来说，要少吃甜食",  # an ailment, no benefit
+        "对肝脏的副作用要注意",  # a side effect is no benefit
+    ],
+)
+def test_ailments_named_without_a_claim(text: str) -> None:
+    assert not _found(text) & {"medical.claim", "medical.efficacy"}, text
+
+
+@pytest.mark.parametrize(
+    ("product", "text", "category"),
+    [
+        ("general", "我们这个牌子就是中国第一", "absolute.superlative"),
+        ("finance", "这个项目每年固定回报百分之八", "finance.guarantee"),
+        ("finance", "这款产品的收益率为百分之十二", "finance.guarantee"),
+    ],
+)
+def test_a_first_in_the_country_and_a_fixed_return(product: str, text: str, category: str) -> None:
+    assert category in _found(text, product), text
+    assert not _found("中国第一个登月的人是谁", product) & {"absolute.superlative"}
+
+
 def test_a_cure_denied_is_no_claim_only_in_its_own_clause() -> None:
     assert "medical.claim" in _found("别人家的都不能根治，我们这个能根治糖尿病")
 
@@ -189,6 +230,10 @@ def test_a_dated_earlier_price_is_a_fact() -> None:
         ("food", "食品主要是补充营养，不能取代药品的治疗效果"),
         ("general", "在目前医疗技术条件下，近视不能治愈"),  # a cure denied
         ("finance", "非保证收益理财计划不等同于一般存款产品"),
+        ("general", "对标注“特供”的商品，市场监管部门责令下架"),  # what a regulator did
+        ("general", "标注的出厂价无依据的，属于价格欺诈"),
+        ("general", "折扣价应当以促销前最后一次成交价为基准"),
+        ("general", "禁止以“国宴专用”名义营销"),
     ],
 )
 def test_required_disclaimers_and_warnings_are_no_claims(product: str, text: str) -> None:
