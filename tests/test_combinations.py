@@ -153,13 +153,18 @@ def test_ailments_named_without_a_claim(text: str) -> None:
     ("product", "text", "category"),
     [
         ("general", "我们这个牌子就是中国第一", "absolute.superlative"),
+        ("general", "这是同类里性价比最高的一款", "absolute.superlative"),
+        ("general", "这个锅最实用", "absolute.superlative"),
+        ("general", "这台吹风机秒杀市面上所有吹风机", "conduct.disparage"),
+        ("general", "秒杀价只有今晚，下播立刻恢复原价", "price.fake_reference"),
         ("finance", "这个项目每年固定回报百分之八", "finance.guarantee"),
         ("finance", "这款产品的收益率为百分之十二", "finance.guarantee"),
     ],
 )
-def test_a_first_in_the_country_and_a_fixed_return(product: str, text: str, category: str) -> None:
+def test_firsts_highest_qualities_and_fixed_returns(product: str, text: str, category: str) -> None:
     assert category in _found(text, product), text
     assert not _found("中国第一个登月的人是谁", product) & {"absolute.superlative"}
+    assert not _found("满三百最高减五十", product) & {"absolute.superlative"}  # a limit
 
 
 def test_a_cure_denied_is_no_claim_only_in_its_own_clause() -> None:
