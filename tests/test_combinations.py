@@ -157,11 +157,13 @@ def test_ailments_named_without_a_claim(text: str) -> None:
         ("general", "这个锅最实用", "absolute.superlative"),
         ("general", "这台吹风机秒杀市面上所有吹风机", "conduct.disparage"),
         ("general", "秒杀价只有今晚，下播立刻恢复原价", "price.fake_reference"),
+        ("general", "这款空调今年销售突破十万套", "data.fake_traffic"),
+        ("general", "小红书笔记代发，一单五块", "data.fake_traffic"),
         ("finance", "这个项目每年固定回报百分之八", "finance.guarantee"),
         ("finance", "这款产品的收益率为百分之十二", "finance.guarantee"),
     ],
 )
-def test_firsts_highest_qualities_and_fixed_returns(product: str, text: str, category: str) -> None:
+def test_firsts_highest_qualities_returns_and_sales(product: str, text: str, category: str) -> None:
     assert category in _found(text, product), text
     assert not _found("中国第一个登月的人是谁", product) & {"absolute.superlative"}
     assert not _found("满三百最高减五十", product) & {"absolute.superlative"}  # a limit
