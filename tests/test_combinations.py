@@ -159,11 +159,19 @@ def test_ailments_named_without_a_claim(text: str) -> None:
         ("general", "秒杀价只有今晚，下播立刻恢复原价", "price.fake_reference"),
         ("general", "这款空调今年销售突破十万套", "data.fake_traffic"),
         ("general", "小红书笔记代发，一单五块", "data.fake_traffic"),
+        ("education", "报我们的班，海外名校无条件录取", "education.guarantee"),
+        ("education", "学会了以后月入两万不是问题", "education.guarantee"),
+        ("education", "主讲老师有十年参与命题的经验", "education.guarantee"),
+        ("finance", "这个产品亏钱的概率几乎是零", "finance.guarantee"),
+        ("general", "这酒县长都说好", "authority.state"),
+        ("general", "部队特供，禁止买卖", "authority.state"),  # the label on the goods, no rule
         ("finance", "这个项目每年固定回报百分之八", "finance.guarantee"),
         ("finance", "这款产品的收益率为百分之十二", "finance.guarantee"),
     ],
 )
-def test_firsts_highest_qualities_returns_and_sales(product: str, text: str, category: str) -> None:
+def test_firsts_returns_sales_admissions_and_officials(
+    product: str, text: str, category: str
+) -> None:
     assert category in _found(text, product), text
     assert not _found("中国第一个登月的人是谁", product) & {"absolute.superlative"}
     assert not _found("满三百最高减五十", product) & {"absolute.superlative"}  # a limit
@@ -241,6 +249,7 @@ def test_a_dated_earlier_price_is_a_fact() -> None:
         ("general", "标注的出厂价无依据的，属于价格欺诈"),
         ("general", "折扣价应当以促销前最后一次成交价为基准"),
         ("general", "禁止以“国宴专用”名义营销"),
+        ("education", "考试中心不提倡押题的做法"),
     ],
 )
 def test_required_disclaimers_and_warnings_are_no_claims(product: str, text: str) -> None:
