@@ -129,9 +129,17 @@ def test_hair_skin_allergy_and_height_claims(product: str, text: str, category: 
         ("general", "对睡眠有很大的帮助", "medical.claim"),
         ("drug", "已经治好了三千多位患者", "medical.efficacy"),  # people said to be cured
         ("drug", "五万名病友都康复了", "medical.efficacy"),
+        (
+            "cosmetics",
+            "洗了两周，白头发慢慢变黑了",
+            "cosmetics.special_claim",
+        ),  # hair dyed or grown
+        ("cosmetics", "坚持用就能长出新的头发", "cosmetics.special_claim"),
+        ("medical-device", "戴了三个月，近视从五百度降到二百度", "medical.efficacy"),  # eyesight
+        ("general", "老人吃了能多活十年", "medical.efficacy"),  # a longer life
     ],
 )
-def test_ailments_listed_helped_or_cured_by_the_count(
+def test_ailments_listed_helped_cured_and_hair_eyes_and_life(
     product: str, text: str, category: str
 ) -> None:
     assert category in _found(text, product), text
@@ -143,6 +151,7 @@ def test_ailments_listed_helped_or_cured_by_the_count(
         "高血压、糖尿病要按时吃药",  # two ailments named, nothing offered for them
         "对糖尿病患者来说，要少吃甜食",  # an ailment, no benefit
         "对肝脏的副作用要注意",  # a side effect is no benefit
+        "明天气温从二十度降到十度",  # degrees of the weather, not of eyesight
     ],
 )
 def test_ailments_named_without_a_claim(text: str) -> None:
