@@ -76,6 +76,7 @@ def test_anchored_patterns_find_what_a_full_run_finds() -> None:
     want = {
         (rule.id, m.start(), m.end())
         for rule in LEXICON.rules
+        if rule.products is None or "general" in rule.products  # the scanner sells general goods
         for pattern in rule.patterns
         for m in pattern.finditer(norm.text)
         if m.end() > m.start()
