@@ -174,6 +174,7 @@ def test_ailments_named_without_a_claim(text: str) -> None:
         ("finance", "这个产品亏钱的概率几乎是零", "finance.guarantee"),
         ("general", "这酒县长都说好", "authority.state"),
         ("general", "部队特供，禁止买卖", "authority.state"),  # the label on the goods, no rule
+        ("general", "宫廷秘方，禁止外传", "medical.efficacy"),  # secrecy claimed, no rule
         ("finance", "这个项目每年固定回报百分之八", "finance.guarantee"),
         ("finance", "这款产品的收益率为百分之十二", "finance.guarantee"),
     ],
