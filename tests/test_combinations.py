@@ -145,6 +145,11 @@ def test_ailments_listed_helped_cured_and_hair_eyes_and_life(
     assert category in _found(text, product), text
 
 
+def test_eyesight_in_degrees_is_one_efficacy_claim() -> None:
+    assert _found("近视从八百度降到一百度") == {"medical.efficacy"}  # not also medical.claim
+    assert _found("戴了半年，从六百度降到三百度") == {"medical.efficacy"}
+
+
 @pytest.mark.parametrize(
     "text",
     [
