@@ -3,6 +3,7 @@
     .venv/bin/python scripts/bench.py                      # everything (about 15 min on 2 cores)
     .venv/bin/python scripts/bench.py --only speed --rounds 5 --seconds 60,240
     .venv/bin/python scripts/bench.py --only decoding
+    .venv/bin/python scripts/bench.py --only costs --seconds 240
     .venv/bin/python scripts/bench.py --only batch --rounds 2 --batch-files 10 --batch-seconds 60
     .venv/bin/python scripts/bench.py --only memory --long-minutes 10,60
     .venv/bin/python scripts/bench.py --only quality
@@ -15,6 +16,9 @@ speed    x real time of `auditor audit` (the CLI, end to end) against bare faste
 decoding character error rate on the shared clips and the four real recordings, claim recall
          and false findings, for beam, greedy and adaptive decoding, with adaptive's thresholds
          and the share of speech it decoded twice.
+costs    CPU time of each decoding stage on one thread (features, encoder, greedy and beam search
+         of sizes 2 to 5, word alignment) on the chunks of a stream-like recording, and each beam
+         size's character error rate: the floor of any greedy-first (adaptive) decoding.
 batch    wall time of one `auditor batch` over 10 recordings of about a minute (one worker,
          the model loaded once) against the sum of one bare batched faster-whisper process per
          file, alternating.
@@ -357,6 +361,135 @@ def decoding(tmp: Path) -> None:
         )
 
 
+def costs(tmp: Path, seconds: float) -> None:
+    """Where decoding time goes, stage by stage, on one thread (CPU time): features, encoder,
+    greedy and beam search for beam sizes 2 to 5, and word alignment, on the 30 s chunks the
+    auditor packs from a stream-like recording, two chunks a call as its workers take them; and
+    the character error rate of each beam size on the labelled speech (each clip a chunk of its
+    own). It bounds every greedy-first scheme: decoding greedily everywhere costs the encoder,
+    greedy search and alignment, so no scheme that adds beam search anywhere can be cheaper."""
+    import ctranslate2
+    import numpy as np
+    from faster_whisper import WhisperModel, decode_audio
+    from faster_whisper.tokenizer import Tokenizer
+
+    from auditor.asr import DOUBT_WORD_PROBABILITY, lay_out, to_simplified
+    from auditor.models import resolve_model
+    from auditor.speech import find_speech, pack
+
+    model = WhisperModel(
+        resolve_model("base").path, device="cpu", compute_type="int8", cpu_threads=1
+    )
+    tokenizer = Tokenizer(model.hf_tokenizer, True, task="transcribe", language="zh")
+    prompt = model.get_prompt(tokenizer, [], without_timestamps=False)
+    samples = decode_audio(str(make_recording(seconds, tmp / "costs.m4a")))
+    chunks = [c for group in pack([find_speech(samples, 0.0)]) for c in group]
+
+    def features(audio: Any) -> Any:
+        mel = model.feature_extractor(audio)[:, :3000]
+        padded = np.zeros((mel.shape[0], 3000), np.float32)
+        padded[:, : mel.shape[1]] = mel
+        return padded
+
+    def generate(encoded: Any, prompts: list[list[int]], beam: int) -> list[list[int]]:
+        results = model.model.generate(
+            encoded, prompts, beam_size=beam, max_length=448, suppress_tokens=[-1]
+        )
+        return [r.sequences_ids[0] for r in results]
+
+    def text_of(tokens: list[int]) -> str:
+        return to_simplified(tokenizer.decode([t for t in tokens if t < tokenizer.eot]))
+
+    def kept_encoder(encoded: Any, size: int) -> list[list[int]]:
+        """Greedy, then beam 5 again from the first token heard with probability below
+        asr.DOUBT_WORD_PROBABILITY, the greedy tokens before it forced as a prefix, on the
+        encoder output already computed: the cheapest redo there is."""
+        greedy = generate(encoded, [prompt] * size, 1)
+        texts = [[t for t in seq if t < tokenizer.eot] or [0] for seq in greedy]
+        aligned = model.model.align(encoded, tokenizer.sot_sequence, texts, 1500)
+        rows = np.asarray(encoded)
+        out = []
+        for i, sequence in enumerate(greedy):
+            probabilities = iter(aligned[i].text_token_probs)
+            doubt = next(
+                (
+                    at
+                    for at, token in enumerate(sequence)
+                    if token < tokenizer.eot and next(probabilities) < DOUBT_WORD_PROBABILITY
+                ),
+                None,
+            )
+            if doubt is None:
+                out.append(sequence)
+                continue
+            one = ctranslate2.StorageView.from_array(np.ascontiguousarray(rows[i : i + 1]))
+            out.extend(generate(one, [prompt + sequence[:doubt]], 5))
+        return out
+
+    searches: dict[str, Any] = {
+        f"beam {b}": (lambda e, n, b=b: generate(e, [prompt] * n, b)) for b in (1, 2, 3, 4, 5)
+    }
+    searches["greedy, then beam 5 from the first unsure token (kept encoder output)"] = kept_encoder
+    spent = {name: 0.0 for name in ("features", "encoder", "alignment", *searches)}
+    tokens: dict[str, list[list[int]]] = {name: [] for name in searches}
+    for at in range(0, len(chunks), 2):
+        pair = [lay_out([c])[0] for c in chunks[at : at + 2]]
+        started = time.process_time()
+        mel = np.stack([features(audio) for audio in pair])
+        spent["features"] += time.process_time() - started
+        started = time.process_time()
+        encoded = model.encode(mel)
+        spent["encoder"] += time.process_time() - started
+        for name, search in searches.items():
+            started = time.process_time()
+            tokens[name].extend(search(encoded, len(pair)))
+            spent[name] += time.process_time() - started
+        started = time.process_time()
+        texts = [[t for t in s if t < tokenizer.eot] or [0] for s in tokens["beam 5"][-len(pair) :]]
+        model.model.align(encoded, tokenizer.sot_sequence, texts, 1500)
+        spent["alignment"] += time.process_time() - started
+    fixed = spent["features"] + spent["encoder"] + spent["alignment"]
+    beam5 = fixed + spent["beam 5"]
+    reference = [text_of(t) for t in tokens["beam 5"]]
+    table, real = labelled_speech()
+    labelled = [(CLIPS / f"{row['id']}.wav", row["text"], "clips") for row in table]
+    labelled += [(path, text, "real") for path, text in real]
+    encoded_clips = [
+        (model.encode(features(decode_audio(str(p)))[None]), t, k) for p, t, k in labelled
+    ]
+    print(
+        f"\n## costs: {len(chunks)} chunks of {samples.shape[0] / RATE:.0f} s of stream-like "
+        "speech, one thread, CPU seconds; share of a beam-5 decoding "
+        "(features + encoder + search + alignment)"
+    )
+    for name in ("features", "encoder", "alignment"):
+        print(f"- {name}: {spent[name]:.2f} s ({spent[name] / beam5:.0%})")
+    print(
+        "| search | s | whole decoding / beam 5 | text unlike beam 5 (CER) | CER clips | CER real |"
+    )
+    print("|---|---|---|---|---|---|")
+    for name, search in searches.items():
+        unlike = sum(
+            edit_distance(_chars(b), _chars(text_of(t)))
+            for b, t in zip(reference, tokens[name], strict=True)
+        ) / max(1, sum(len(_chars(b)) for b in reference))
+        errors = {"clips": 0, "real": 0}
+        size = {"clips": 0, "real": 0}
+        for encoded, text, kind in encoded_clips:
+            heard = text_of(search(encoded, 1)[0])
+            errors[kind] += edit_distance(_chars(text), _chars(heard))
+            size[kind] += len(_chars(text))
+        print(
+            f"| {name} | {spent[name]:.2f} | {(fixed + spent[name]) / beam5:.2f} | "
+            f"{unlike:.3f} | {errors['clips'] / size['clips']:.3f} | "
+            f"{errors['real'] / size['real']:.3f} |"
+        )
+    print(
+        "greedy everywhere is the floor of any greedy-first decoding: "
+        f"{(fixed + spent['beam 1']) / beam5:.2f} of beam 5's decoding time"
+    )
+
+
 def labelled_speech() -> tuple[list[dict[str, str]], list[tuple[Path, str]]]:
     """The shared clips' labels (id, expect, text), and the real recordings with their text."""
     table = list(csv.DictReader((CLIPS / "sentences.tsv").open(encoding="utf-8"), delimiter="\t"))
@@ -421,7 +554,7 @@ def edit_distance(a: str, b: str) -> int:
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
-    parser.add_argument("--only", default="speed,decoding,batch,memory,quality")
+    parser.add_argument("--only", default="speed,decoding,costs,batch,memory,quality")
     parser.add_argument(
         "--seconds", default="60,240", help="speed recording lengths, comma-separated"
     )
@@ -441,6 +574,8 @@ def main() -> None:
             quality(tmp)
         if "decoding" in sections:
             decoding(tmp)
+        if "costs" in sections:
+            costs(tmp, float(args.seconds.split(",")[-1]))
         if "batch" in sections:
             batch(tmp, args.batch_files, args.batch_seconds, args.rounds)
         if "memory" in sections:
