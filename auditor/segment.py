@@ -14,9 +14,12 @@ import array
 import hashlib
 import logging
 import struct
+import sys
+import threading
 from collections.abc import Iterable
 from dataclasses import dataclass
 from pathlib import Path
+from types import ModuleType
 from typing import Any
 
 from auditor.files import atomic_file, auditor_home
@@ -36,15 +39,35 @@ class Dictionary:
     tags: dict[str, str]  # word -> jieba part-of-speech tag (only the tags asked for)
 
 
-def _jieba_dict_path() -> Path:
+_IMPORTING = threading.Lock()
+
+
+def import_jieba() -> ModuleType:
+    """jieba, imported without `pkg_resources`. jieba's `_compat` imports it (about 0.1 s on every
+    start, and a deprecation warning in recent setuptools) only to open its own data files, and
+    opens them with plain `open()` when that import fails: the same files of an installed
+    package. Nothing in the auditor uses `pkg_resources`; if something already imported it, it
+    is left alone."""
+    with _IMPORTING:
+        if "jieba" not in sys.modules and "pkg_resources" not in sys.modules:
+            sys.modules["pkg_resources"] = None  # type: ignore[assignment]  # import fails
+            try:
+                import jieba
+            finally:
+                del sys.modules["pkg_resources"]
     import jieba
 
+    module: ModuleType = jieba
+    return module
+
+
+def _jieba_dict_path() -> Path:
+    jieba = import_jieba()
     return Path(str(jieba.__file__)).resolve().parent / str(jieba.DEFAULT_DICT_NAME)
 
 
 def _cache_path(folder: Path) -> Path:
-    import jieba
-
+    jieba = import_jieba()
     dictionary = _jieba_dict_path()
     stat = dictionary.stat()
     key = f"{CACHE_FORMAT}|{jieba.__version__}|{dictionary}|{stat.st_size}|{stat.st_mtime_ns}"
@@ -52,13 +75,13 @@ def _cache_path(folder: Path) -> Path:
 
 
 def _from_jieba() -> Dictionary:
-    import jieba
-    import jieba.posseg
+    jieba = import_jieba()
+    from jieba import posseg
 
     jieba.setLogLevel(logging.WARNING)
     tokenizer = jieba.Tokenizer()
     tokenizer.initialize()
-    tags: dict[str, str] = jieba.posseg.dt.word_tag_tab
+    tags: dict[str, str] = posseg.dt.word_tag_tab
     return Dictionary(dict(tokenizer.FREQ), int(tokenizer.total), dict(tags))
 
 
@@ -147,7 +170,7 @@ def load_dictionary(
 def tokenizer(dictionary: Dictionary, words: Iterable[str], min_freq: int = 500) -> Any:
     """A private jieba Tokenizer over `dictionary` that also knows `words` (the lexicon's terms),
     each at least as frequent as `min_freq`, so that jieba cuts them whole."""
-    import jieba
+    jieba = import_jieba()
 
     jieba.setLogLevel(logging.WARNING)
     out = jieba.Tokenizer()

@@ -69,3 +69,23 @@ def test_tokenizer_cuts_like_jieba_with_the_added_words(tmp_path: Path) -> None:
     ours = segment.tokenizer(segment.load_dictionary(TAGS, cache_folder=tmp_path), words)
     for text in ("这个能溶脂", "老师会押题", "打包过程很快", "招财猫摆件", "最近很忙"):
         assert list(ours.cut(text, HMM=False)) == list(reference.cut(text, HMM=False))
+
+
+def test_jieba_is_imported_without_pkg_resources_and_still_reads_its_own_files() -> None:
+    # A fresh interpreter: in this one, jieba and pkg_resources may be imported already.
+    import subprocess
+    import sys
+
+    script = (
+        "import sys\n"
+        "from auditor import segment\n"
+        "jieba = segment.import_jieba()\n"
+        "from jieba import finalseg, posseg\n"
+        "assert 'pkg_resources' not in sys.modules, 'pkg_resources was imported'\n"
+        "assert finalseg.start_P and posseg.char_state_tab_P\n"  # read from jieba's files
+        "print('/'.join(finalseg.cut('黄婷婷唱歌')))\n"  # unknown words: the HMM tables
+    )
+    out = subprocess.run(
+        [sys.executable, "-c", script], capture_output=True, text=True, check=True, timeout=60
+    )
+    assert out.stdout.strip().split("/") == ["黄婷婷", "唱歌"]
