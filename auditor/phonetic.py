@@ -16,6 +16,8 @@ from functools import lru_cache
 import numpy as np
 import numpy.typing as npt
 
+from auditor.readings import first_readings, phrase_readings
+
 # The private use area of the first plane: never in normalised text (normalisation drops private
 # use characters), and two bytes a character, so a key string is as cheap to search as the text
 # (keys in a supplementary plane made the sound automaton's pass about 30% slower).
@@ -68,12 +70,10 @@ def _key(syllable: str) -> str:
 @lru_cache(maxsize=1)
 def _key_lut() -> npt.NDArray[np.uint32]:
     """Code point -> sound key of its most common reading; no reading: the character itself."""
-    from pypinyin.pinyin_dict import pinyin_dict
-
     lut = np.arange(0x110000, dtype=np.uint32)
-    for code, readings in pinyin_dict.items():
+    for code, reading in first_readings().items():
         if code < 0x110000:
-            lut[code] = ord(_key(readings.split(",")[0]))
+            lut[code] = ord(_key(reading))
     # Normalised text writes numbers as digits: 独一无二 is 独1无2, and a misheard 独一五二 is
     # 独152. Digits sound like their Chinese names.
     for digit, name in enumerate("零一二三四五六七八九"):
@@ -92,8 +92,6 @@ def sound_keys(normalised: str) -> str:
 
 def term_sound_keys(normalised_term: str) -> str:
     """Keys of a lexicon term as it is spoken: readings in context (辟邪 is bì xié, not pì)."""
-    from pypinyin import Style, lazy_pinyin
-
     _key_lut()  # the same syllable ids as heard text
     out: list[str] = []
     for run in re.findall(
@@ -102,7 +100,7 @@ def term_sound_keys(normalised_term: str) -> str:
         if not is_cjk(run[0]):
             out.append(sound_keys(run))  # digits sound like their Chinese names
             continue
-        readings = lazy_pinyin(run, style=Style.TONE)
+        readings = phrase_readings(run, "tone")
         if len(readings) != len(run):  # a reading it does not know: fall back to the usual one
             out.append(sound_keys(run))
         else:

@@ -34,7 +34,7 @@ from typing import Any
 import ahocorasick_rs
 import numpy as np
 
-from auditor import segment
+from auditor import readings, segment
 from auditor.anchors import first_characters, required_literals
 from auditor.findings import Why
 from auditor.lexicon import LEARNED, Combination, Exemption, Lexicon, Part, Rule
@@ -260,6 +260,7 @@ class Scanner:
         self._sound_automaton = _automaton(list(sounds))
         self._sounds = list(sounds.values())
         self._has_sounds = bool(sounds)
+        readings.save()  # the terms' readings, for the next start (auditor.readings)
         self._word_rules = [r for r in rules if r.word is not None]
         # One rule per category for the learned model's findings, routed like any other.
         self._learned_rules: dict[str, Rule] = {}

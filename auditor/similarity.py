@@ -16,6 +16,8 @@ from collections.abc import Sequence
 from dataclasses import dataclass, field
 from functools import lru_cache
 
+from auditor.readings import first_readings, phrase_readings
+
 _INITIALS = (
     "zh", "ch", "sh", "b", "p", "m", "f", "d", "t", "n", "l", "g", "k", "h", "j", "q", "x", "r",
     "z", "c", "s",
@@ -157,8 +159,6 @@ def syllables(text: str) -> tuple[Syllable | None, ...]:
 
 def _readings(text: str) -> list[str]:
     """One reading per character: pypinyin reads a run of non-Chinese characters as one item."""
-    from pypinyin import Style, lazy_pinyin
-
     from auditor.phonetic import is_cjk
 
     out: list[str] = []
@@ -168,9 +168,9 @@ def _readings(text: str) -> list[str]:
             run += ch
             continue
         if run:
-            got = lazy_pinyin(run, style=Style.TONE3, neutral_tone_with_five=True)
+            got = phrase_readings(run, "tone3-5")
             if len(got) != len(run):  # a reading it does not know: one character at a time
-                got = [lazy_pinyin(c, style=Style.TONE3)[0] for c in run]
+                got = [phrase_readings(c, "tone3")[0] for c in run]
             out += got
             run = ""
         if ch != "\x00":
@@ -197,9 +197,7 @@ _DIGIT_NAMES = dict(zip("0123456789", "零一二三四五六七八九", strict=T
 
 @lru_cache(maxsize=1)
 def _common_readings() -> dict[str, str]:
-    from pypinyin.pinyin_dict import pinyin_dict
-
-    return {chr(code): readings.split(",")[0] for code, readings in pinyin_dict.items()}
+    return {chr(code): reading for code, reading in first_readings().items()}
 
 
 @lru_cache(maxsize=16384)
