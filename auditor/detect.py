@@ -10,6 +10,7 @@ import itertools
 import multiprocessing
 from collections.abc import Iterable, Iterator
 from dataclasses import dataclass
+from typing import TextIO
 
 from auditor.findings import Box, Finding, TextFinding, Why
 from auditor.scan import Match, Scanner
@@ -163,6 +164,13 @@ def scan_lines(scanner: Scanner, text: str, line_number: int = 1) -> list[TextFi
     """
     blocks = _numbered(_whole_lines(text, SCAN_BLOCK), line_number)
     return [f for block, first in blocks for f in _scan_block(scanner, block, first)]
+
+
+def line_blocks(stream: TextIO) -> Iterator[str]:
+    """A text stream in blocks of whole lines, SCAN_BLOCK characters or so each, read as they are
+    needed: what `scan_blocks` takes. (Blocks of a million characters left one of two processes
+    idle for a fifth of a five-million-character scan: 3 blocks against 2.)"""
+    return iter(lambda: "".join(stream.readlines(SCAN_BLOCK)), "")
 
 
 def _whole_lines(text: str, size: int) -> Iterator[str]:

@@ -25,7 +25,7 @@ ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
 from auditor.asr import usable_cpus  # noqa: E402
-from auditor.detect import SCAN_BLOCK, scan_blocks, scan_lines  # noqa: E402
+from auditor.detect import line_blocks, scan_blocks, scan_lines  # noqa: E402
 from auditor.lexicon import load_lexicon  # noqa: E402
 from auditor.scan import Scanner  # noqa: E402
 
@@ -74,8 +74,7 @@ def main() -> None:
     jobs = usable_cpus()
     best_all = float("inf")
     for _ in range(3):
-        stream = io.StringIO(text)
-        blocks = iter(lambda: "".join(stream.readlines(SCAN_BLOCK)), "")  # noqa: B023
+        blocks = line_blocks(io.StringIO(text))
         started = time.perf_counter()
         in_blocks = sum(len(b) for b in scan_blocks(scanner, blocks, jobs))
         best_all = min(best_all, time.perf_counter() - started)

@@ -202,7 +202,7 @@ def scan_text(
 
     def body() -> int:
         from auditor.asr import usable_cpus
-        from auditor.detect import SCAN_BLOCK, scan_blocks
+        from auditor.detect import line_blocks, scan_blocks
         from auditor.findings import TextFinding
         from auditor.lexicon import load_lexicon
         from auditor.report import render_text_findings
@@ -219,10 +219,8 @@ def scan_text(
                 raise InputError(source, exc.strerror or str(exc)) from exc
         findings: list[TextFinding] = []
         with stream:
-            # Whole lines, SCAN_BLOCK characters or so at a time: one scan per block, in parallel
-            # for a large text. Blocks of a million characters left one of two processes idle
-            # for a fifth of a five-million-character scan (3 blocks against 2).
-            blocks = iter(lambda: "".join(stream.readlines(SCAN_BLOCK)), "")
+            # One scan per block of whole lines, in parallel for a large text.
+            blocks = line_blocks(stream)
             for block_findings in scan_blocks(scanner, blocks, jobs or usable_cpus()):
                 findings.extend(block_findings)
         write_output(render_text_findings(findings, fmt), None)
