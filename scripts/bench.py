@@ -371,6 +371,7 @@ def costs(tmp: Path, seconds: float) -> None:
     import ctranslate2
     import numpy as np
     from faster_whisper import WhisperModel, decode_audio
+    from faster_whisper.audio import pad_or_trim
     from faster_whisper.tokenizer import Tokenizer
 
     from auditor.asr import DOUBT_WORD_PROBABILITY, lay_out, to_simplified
@@ -386,10 +387,7 @@ def costs(tmp: Path, seconds: float) -> None:
     chunks = [c for group in pack([find_speech(samples, 0.0)]) for c in group]
 
     def features(audio: Any) -> Any:
-        mel = model.feature_extractor(audio)[:, :3000]
-        padded = np.zeros((mel.shape[0], 3000), np.float32)
-        padded[:, : mel.shape[1]] = mel
-        return padded
+        return pad_or_trim(model.feature_extractor(audio))  # Whisper's 30 s window
 
     def generate(encoded: Any, prompts: list[list[int]], beam: int) -> list[list[int]]:
         results = model.model.generate(
@@ -397,20 +395,28 @@ def costs(tmp: Path, seconds: float) -> None:
         )
         return [r.sequences_ids[0] for r in results]
 
+    def spoken(tokens: list[int]) -> list[int]:
+        """The text tokens of a decoded sequence (no timestamps, no end of text)."""
+        return [t for t in tokens if t < tokenizer.eot]
+
+    def aligned(encoded: Any, sequences: list[list[int]]) -> Any:
+        # align needs a token a sequence: a chunk heard as nothing gets one of no weight
+        texts = [spoken(seq) or [0] for seq in sequences]
+        return model.model.align(encoded, tokenizer.sot_sequence, texts, 1500)
+
     def text_of(tokens: list[int]) -> str:
-        return to_simplified(tokenizer.decode([t for t in tokens if t < tokenizer.eot]))
+        return to_simplified(tokenizer.decode(spoken(tokens)))
 
     def kept_encoder(encoded: Any, size: int) -> list[list[int]]:
         """Greedy, then beam 5 again from the first token heard with probability below
         asr.DOUBT_WORD_PROBABILITY, the greedy tokens before it forced as a prefix, on the
         encoder output already computed: the cheapest redo there is."""
         greedy = generate(encoded, [prompt] * size, 1)
-        texts = [[t for t in seq if t < tokenizer.eot] or [0] for seq in greedy]
-        aligned = model.model.align(encoded, tokenizer.sot_sequence, texts, 1500)
+        alignments = aligned(encoded, greedy)
         rows = np.asarray(encoded)
         out = []
         for i, sequence in enumerate(greedy):
-            probabilities = iter(aligned[i].text_token_probs)
+            probabilities = iter(alignments[i].text_token_probs)
             doubt = next(
                 (
                     at
@@ -445,8 +451,7 @@ def costs(tmp: Path, seconds: float) -> None:
             tokens[name].extend(search(encoded, len(pair)))
             spent[name] += time.process_time() - started
         started = time.process_time()
-        texts = [[t for t in s if t < tokenizer.eot] or [0] for s in tokens["beam 5"][-len(pair) :]]
-        model.model.align(encoded, tokenizer.sot_sequence, texts, 1500)
+        aligned(encoded, tokens["beam 5"][-len(pair) :])
         spent["alignment"] += time.process_time() - started
     fixed = spent["features"] + spent["encoder"] + spent["alignment"]
     beam5 = fixed + spent["beam 5"]
