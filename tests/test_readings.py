@@ -7,6 +7,7 @@ import json
 import os
 import subprocess
 import sys
+from dataclasses import dataclass
 from pathlib import Path
 
 import pytest
@@ -58,49 +59,50 @@ def _answers(result: dict[str, object]) -> dict[str, object]:
     return {k: v for k, v in result.items() if k != "imported"}
 
 
+@dataclass(frozen=True)
+class Uncached:
+    home: Path  # where that run wrote its cache
+    result: dict[str, object]  # what pypinyin itself answers
+
+
 @pytest.fixture(scope="module")
-def uncached(tmp_path_factory: pytest.TempPathFactory) -> dict[str, object]:
-    """What pypinyin itself answers (a home with no cache), and the cache that run wrote."""
+def uncached(tmp_path_factory: pytest.TempPathFactory) -> Uncached:
+    """A start in a home with no cache, and the cache that it wrote."""
     home = tmp_path_factory.mktemp("home")
     result = _run(home)
     assert result["imported"], "a start without a cache asks pypinyin"
-    result["home"] = str(home)
-    return result
+    return Uncached(home, result)
 
 
 def test_a_start_from_the_cache_gives_pypinyins_answers_without_importing_it(
-    uncached: dict[str, object],
+    uncached: Uncached,
 ) -> None:
-    home = Path(str(uncached["home"]))
-    (cache,) = (home / "cache").glob("pinyin-*.json")
-    again = _run(home)
+    (cache,) = (uncached.home / "cache").glob("pinyin-*.json")
+    again = _run(uncached.home)
     assert not again["imported"], "pypinyin was imported though every reading was in the cache"
-    assert _answers(again) == _answers({k: v for k, v in uncached.items() if k != "home"})
+    assert _answers(again) == _answers(uncached.result)
     assert again["found"] and all(again["found"])  # the sound-alike findings are there
     assert json.loads(cache.read_bytes())["format"] == readings.CACHE_FORMAT
 
 
 @pytest.mark.parametrize("damage", [b"", b"{not json", b'{"format": 1}', b'{"format": 99}'])
 def test_a_damaged_cache_is_ignored_and_written_again(
-    tmp_path: Path, uncached: dict[str, object], damage: bytes
+    tmp_path: Path, uncached: Uncached, damage: bytes
 ) -> None:
     first = _run(tmp_path)
     (cache,) = (tmp_path / "cache").glob("pinyin-*.json")
     cache.write_bytes(damage)
     damaged = _run(tmp_path)
     assert damaged["imported"]
-    expected = _answers({k: v for k, v in uncached.items() if k != "home"})
-    assert _answers(damaged) == _answers(first) == expected
+    assert _answers(damaged) == _answers(first) == _answers(uncached.result)
     assert json.loads(cache.read_bytes())["format"] == readings.CACHE_FORMAT
 
 
-def test_an_unwritable_home_still_reads_with_pypinyin(
-    tmp_path: Path, uncached: dict[str, object]
-) -> None:
+def test_an_unwritable_home_still_reads_with_pypinyin(tmp_path: Path, uncached: Uncached) -> None:
     home = tmp_path / "a-file"
     home.write_text("not a folder")  # the cache folder cannot be made under it
     result = _run(home)
-    assert _answers(result) == _answers({k: v for k, v in uncached.items() if k != "home"})
+    assert _answers(result) == _answers(uncached.result)
 
 
 def test_phrase_readings_refuses_an_unknown_style() -> None:
