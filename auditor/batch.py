@@ -20,23 +20,40 @@ import multiprocessing
 import os
 import queue
 import stat
+import tempfile
 import threading
 import time
 from collections import deque
 from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass, field
+from pathlib import Path
 from typing import Any, Protocol
 
-from auditor.asr import pick_compute_type, pick_device
+from auditor.asr import pick_compute_type, pick_device, usable_cpus
 from auditor.audit import Auditor
 from auditor.decisions import Decision
 from auditor.detect import scan_recording
 from auditor.errors import AuditorError, InputError, MediaToolError, ModelError
 from auditor.files import printable, sha256_file
 from auditor.findings import Finding
+from auditor.layout import (
+    ROUNDS,
+    Layout,
+    LayoutChoice,
+    Trial,
+    available_memory,
+    candidates,
+    cut_sample,
+    load_choice,
+    machine_key,
+    pick,
+    save_choice,
+    silence,
+    today,
+)
 from auditor.lexicon import Lexicon
 from auditor.models import resolve_model
-from auditor.options import AuditOptions, settings_key
+from auditor.options import AUTO_WORKERS, AuditOptions, settings_key
 from auditor.results import AuditResult, ResolvedModel
 from auditor.scan import Scanner
 from auditor.screentext import ScreenText
@@ -466,6 +483,121 @@ class RayExecutor:
         self._pending.clear()
 
 
+# -- the local layout (--workers auto) --------------------------------------------------------
+
+
+def _gather(executor: LocalExecutor, count: int, beat: Callable[[], None]) -> list[Outcome]:
+    outcomes: list[Outcome] = []
+    while len(outcomes) < count:
+        outcomes.extend(executor.poll(timeout=2.0))
+        beat()
+    return outcomes
+
+
+def _timed_round(
+    executor: LocalExecutor, layout: Layout, task: Task, beat: Callable[[], None]
+) -> Trial:
+    """Two copies of `task` for each worker, at once, as a worker holds two files in a batch."""
+    copies = _WORKER_DEPTH * layout.workers
+    clock = time.monotonic()
+    for index in range(copies):
+        executor.submit(dataclasses.replace(task, audit_id=index))
+    outcomes = _gather(executor, copies, beat)
+    wall = time.monotonic() - clock
+    audio = 0.0
+    for outcome in outcomes:
+        if outcome.status != "done" or outcome.result is None:
+            raise InputError(task.path, f"cannot be audited to time it: {outcome.cause}")
+        audio += outcome.result.source.duration
+    return Trial(layout, audio, wall)
+
+
+def time_layouts(
+    options: AuditOptions,
+    layouts: Sequence[Layout],
+    sample: Path,
+    warm_up: Path,
+    beat: Callable[[], None] = lambda: None,
+) -> list[Trial]:
+    """Each layout's speed auditing `sample` with the local executor: the median of
+    ROUNDS rounds, the layouts' rounds alternating (forwards, then backwards), so that
+    what else the machine does weighs on them alike. Every executor is started, and every
+    worker has audited `warm_up` (the model is loaded), before the first round. `beat` is
+    called while waiting (the batch keeps its claims). Raises InputError when the sample cannot
+    be audited."""
+    executors: list[LocalExecutor] = []
+    rounds: dict[Layout, list[Trial]] = {layout: [] for layout in layouts}
+    try:
+        warm = Task(-1, str(warm_up), sha256_file(str(warm_up)), warm_up.stat().st_size)
+        for layout in layouts:
+            executors.append(LocalExecutor(options.with_threads(layout.threads), layout.workers))
+            for _ in range(layout.workers):
+                executors[-1].submit(warm)
+        for executor, layout in zip(executors, layouts, strict=True):
+            _gather(executor, layout.workers, beat)
+        task = Task(0, str(sample), sha256_file(str(sample)), sample.stat().st_size)
+        order = list(zip(executors, layouts, strict=True))
+        for index in range(ROUNDS):
+            for executor, layout in order if index % 2 == 0 else reversed(order):
+                rounds[layout].append(_timed_round(executor, layout, task, beat))
+    finally:
+        for executor in executors:
+            executor.close()
+    return [sorted(trials, key=lambda t: t.speed)[len(trials) // 2] for trials in rounds.values()]
+
+
+def choose_layout(
+    options: AuditOptions,
+    settings: dict[str, Any],
+    config: BatchConfig,
+    files: Sequence[Identity],
+    emit: Callable[[str, str], None],
+    beat: Callable[[], None] = lambda: None,
+) -> Layout:
+    """The local layout for `--workers auto`: the one measured earlier on this machine with these
+    settings, else measured now on a sample of the first of `files` with enough speech (trying
+    up to three), and kept. One file to audit needs one worker, and nothing is measured."""
+    cores = usable_cpus()
+    if len(files) < 2:
+        return Layout(1, config.threads or cores)
+    key = machine_key(settings, cores, config.threads)
+    known = load_choice(key)
+    if known is not None:
+        emit("note", f"workers auto: {known.describe()}")
+        return known.layout
+    layouts = candidates(cores, config.threads, available_memory())
+    if len(layouts) == 1:
+        return layouts[0]
+    with tempfile.TemporaryDirectory(prefix="auditor-layout-") as folder:
+        cut: tuple[Path, float] | None = None
+        for ident in files[:3]:
+            try:
+                cut = cut_sample(ident.path, options.audio_stream, Path(folder))
+            except InputError as exc:
+                log.debug("no layout sample from %s: %s", ident.path, exc)
+            if cut is not None:
+                break
+        if cut is None:
+            emit("note", "workers auto: no file with speech to time a layout on; one worker")
+            return layouts[0]
+        sample, speech = cut
+        emit(
+            "note",
+            f"workers auto: timing {len(layouts)} layouts on {speech:.0f} s of speech from "
+            f"{printable(ident.path)} (once on this machine)",
+        )
+        warm_up = silence(Path(folder))
+        try:
+            trials = time_layouts(options, layouts, sample, warm_up, beat)
+        except InputError as exc:
+            emit("note", f"workers auto: {exc}; one worker")
+            return layouts[0]
+    choice = LayoutChoice(pick(trials), tuple(trials), today(), printable(ident.path))
+    kept = save_choice(key, choice)
+    emit("note", f"workers auto: {choice.describe()}" + (f"; kept in {kept}" if kept else ""))
+    return choice.layout
+
+
 # -- the driver --------------------------------------------------------------------------------
 
 
@@ -474,7 +606,7 @@ class BatchConfig:
     paths: tuple[str, ...]
     extensions: tuple[str, ...] = DEFAULT_EXTENSIONS
     from_list: str | None = None
-    workers: int = 1
+    workers: int = 1  # local worker processes; AUTO_WORKERS: measured (auditor.layout)
     threads: int = 0  # CPU threads per worker (Ray: CPUs per task); 0: the executor's default
     retry_failed: bool = False
     rehash: bool = False
@@ -613,6 +745,13 @@ def run_batch(
     last_beat = time.monotonic()
     last_wait_note = -60.0
     beat_every = max(1.0, store.lease / 5)
+
+    def beat() -> None:
+        nonlocal last_beat
+        if time.monotonic() - last_beat >= beat_every:
+            store.heartbeat(owner)
+            last_beat = time.monotonic()
+
     try:
         while todo or in_flight or waiting:
             while todo and (executor is None or executor.free_slots() > 0):
@@ -622,8 +761,16 @@ def run_batch(
                 )
                 if claim is Claim.CLAIMED:
                     if executor is None:
-                        emit("start", _starting(config))
-                        executor = (executor_factory or _default_factory(config, threads))(options)
+                        workers = config.workers
+                        if workers == AUTO_WORKERS and executor_factory is None:
+                            layout = choose_layout(
+                                options, settings, config, [ident, *todo], emit, beat
+                            )
+                            workers = min(layout.workers, 1 + len(todo))
+                            options = options.with_threads(layout.threads)
+                        emit("start", _starting(config, workers))
+                        make = executor_factory or _default_factory(config, threads, workers)
+                        executor = make(options)
                     in_flight[row.id] = ident
                     executor.submit(Task(row.id, ident.path, ident.sha256, ident.size))
                     continue
@@ -654,9 +801,7 @@ def run_batch(
                 todo.extend(waiting)
                 progress.bytes_todo += sum(i.size for i in waiting)
                 waiting.clear()
-            if time.monotonic() - last_beat >= beat_every:
-                store.heartbeat(owner)
-                last_beat = time.monotonic()
+            beat()
     finally:
         if executor is not None:
             executor.close()
@@ -675,17 +820,19 @@ def run_batch(
     )
 
 
-def _starting(config: BatchConfig) -> str:
+def _starting(config: BatchConfig, workers: int) -> str:
     if config.executor == "ray":
         return f"starting Ray tasks ({config.ray_address or 'local Ray instance'})"
-    return f"starting {config.workers} worker process(es)"
+    return f"starting {workers} worker process(es)"
 
 
-def _default_factory(config: BatchConfig, threads: int) -> Callable[[AuditOptions], Executor]:
+def _default_factory(
+    config: BatchConfig, threads: int, workers: int
+) -> Callable[[AuditOptions], Executor]:
     def make(options: AuditOptions) -> Executor:
         if config.executor == "ray":
             return RayExecutor(options, config.ray_address, threads)
-        return LocalExecutor(options, max(1, config.workers))
+        return LocalExecutor(options, max(1, workers))
 
     return make
 

@@ -231,6 +231,27 @@ def extract_spans(
     return _pcm(info, [*args, "pipe:"], timeout)
 
 
+def copy_span(
+    info: MediaInfo, span: tuple[float, float], target: Path, timeout: float | None = None
+) -> bool:
+    """Copy the `span` (start, duration in seconds) of the first video stream and every audio
+    stream to `target`, without decoding them (the target's suffix names the container).
+    False when ffmpeg cannot: a stream the container will not hold, a cut it cannot make."""
+    start, seconds = span
+    args = [find_ffmpeg(), "-nostdin", "-hide_banner", "-loglevel", "error", "-y"]
+    args += ["-ss", f"{start:.3f}", "-t", f"{seconds:.3f}", "-i", _ffmpeg_input_name(info.path)]
+    args += ["-map", "0:v:0?", "-map", "0:a?", "-c", "copy", _ffmpeg_input_name(str(target))]
+    try:
+        done = subprocess.run(args, capture_output=True, timeout=timeout, check=False)
+    except subprocess.TimeoutExpired:
+        return False
+    except OSError as exc:
+        raise MediaToolError(f"cannot run ffmpeg ({args[0]}): {exc}") from exc
+    if done.returncode != 0:
+        log.debug("cannot copy %s of %s: %s", span, info.path, cause_line(done.stderr.decode()))
+    return done.returncode == 0 and target.exists() and target.stat().st_size > 0
+
+
 def _pcm(info: MediaInfo, args: list[str], timeout: float | None) -> npt.NDArray[np.float32]:
     """Run ffmpeg writing s16le to stdout; the samples as float32 in [-1, 1]."""
     log.debug("running %s", args)

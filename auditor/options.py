@@ -49,6 +49,9 @@ PRODUCT_CATEGORIES = (
     "finance",
 )
 
+# `batch --workers auto`: the local layout timed fastest on this machine (auditor.layout).
+AUTO_WORKERS = 0
+
 DECODINGS = ("adaptive", "greedy", "beam")
 DEFAULT_DECODING = "beam"
 

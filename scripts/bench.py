@@ -5,6 +5,7 @@
     .venv/bin/python scripts/bench.py --only decoding
     .venv/bin/python scripts/bench.py --only costs --seconds 240
     .venv/bin/python scripts/bench.py --only batch --rounds 2 --batch-files 10 --batch-seconds 60
+    .venv/bin/python scripts/bench.py --only batch --rounds 2 --batch-workers 1,2,auto
     .venv/bin/python scripts/bench.py --only memory --long-minutes 10,60
     .venv/bin/python scripts/bench.py --only quality
 
@@ -20,8 +21,8 @@ costs    CPU time of each decoding stage on one thread (features, encoder, greed
          of sizes 2 to 5, word alignment) on the chunks of a stream-like recording, and each beam
          size's character error rate: the floor of any greedy-first (adaptive) decoding.
 batch    wall time of one `auditor batch` over 10 recordings of about a minute (one worker,
-         the model loaded once) against the sum of one bare batched faster-whisper process per
-         file, alternating.
+         the model loaded once; or each --batch-workers value in turn) against the sum of one
+         bare batched faster-whisper process per file, alternating.
 memory   peak RSS (ru_maxrss of the process, from wait4) of `auditor audit` on recordings of
          10 and 60 minutes built from the shared clips separated by silence.
 quality  recall of the expected categories and false findings over the 24 shared clips, scanned
@@ -213,9 +214,11 @@ def speed(tmp: Path, seconds: float, rounds: int) -> None:
     rec.unlink()
 
 
-def batch(tmp: Path, files: int, seconds: float, rounds: int) -> None:
-    """`auditor batch` over `files` recordings (one process, the model loaded once) against the
-    sum of one bare batched faster-whisper process per recording, alternating rounds."""
+def batch(tmp: Path, files: int, seconds: float, rounds: int, workers: list[str]) -> None:
+    """`auditor batch` over `files` recordings (the model loaded once per worker), once per
+    --workers value, against the sum of one bare batched faster-whisper process per recording,
+    alternating rounds. `auto` runs after a batch that kept its layout (the timing is once per
+    machine), so its row is the layout it picked."""
     from auditor.models import resolve_model
 
     model = resolve_model("base").path
@@ -225,30 +228,42 @@ def batch(tmp: Path, files: int, seconds: float, rounds: int) -> None:
     # whose content it has seen once).
     recs = [make_recording(seconds + i, folder / f"rec{i:02d}.m4a") for i in range(files)]
     total = sum(duration_of(r) for r in recs)
-    batch_walls: list[float] = []
+
+    def batch_cmd(db: Path, count: str) -> list[str]:
+        command = [sys.executable, "-m", "auditor.cli", "batch", str(folder), "--db", str(db)]
+        return [*command, "-q", "--workers", count]
+
+    if "auto" in workers:  # time the layouts now, not inside a measured round
+        subprocess.run(batch_cmd(tmp / "auto.db", "auto"), check=True, capture_output=True)
+        (tmp / "auto.db").unlink()
+    batch_walls: dict[str, list[float]] = {count: [] for count in workers}
     bare_walls: list[float] = []
     for round_ in range(rounds):
-        db = tmp / f"batch-{round_}.db"
-        wall, _, _ = measure(
-            [sys.executable, "-m", "auditor.cli", "batch", str(folder), "--db", str(db), "-q"]
-        )
-        batch_walls.append(wall)
-        db.unlink()
+        for count in workers if round_ % 2 == 0 else workers[::-1]:
+            db = tmp / f"batch-{round_}-{count}.db"
+            batch_walls[count].append(measure(batch_cmd(db, count))[0])
+            db.unlink()
         bare_walls.append(sum(measure(bare_cmd(r, "batched", model))[0] for r in recs))
-    med_batch, med_bare = statistics.median(batch_walls), statistics.median(bare_walls)
+    med_bare = statistics.median(bare_walls)
     print(
         f"\n## batch: {files} recordings of {seconds:.0f}-{seconds + files - 1:.0f} s "
-        f"({total / 60:.1f} min in all), {rounds} alternating rounds, load average "
-        f"{os.getloadavg()[0]:.1f}"
+        f"({total / 60:.1f} min in all), {rounds} alternating rounds, {os.cpu_count()} CPUs, "
+        f"load average {os.getloadavg()[0]:.1f}"
     )
     print("| run | median s | fastest s |")
     print("|---|---|---|")
-    print(f"| `auditor batch` (one process) | {med_batch:.1f} | {min(batch_walls):.1f} |")
+    for count, walls in batch_walls.items():
+        median = statistics.median(walls)
+        print(f"| `auditor batch --workers {count}` | {median:.1f} | {min(walls):.1f} |")
     print(
         f"| bare batched faster-whisper, one process per file (sum) | {med_bare:.1f} | "
         f"{min(bare_walls):.1f} |"
     )
-    print(f"throughput: sum of bare runs / batch = {med_bare / med_batch:.2f} (target >= 1.5)")
+    for count, walls in batch_walls.items():
+        print(
+            f"throughput, --workers {count}: sum of bare runs / batch = "
+            f"{med_bare / statistics.median(walls):.2f} (target >= 1.5)"
+        )
     for r in recs:
         r.unlink()
 
@@ -567,6 +582,9 @@ def main() -> None:
     parser.add_argument("--long-minutes", default="10,60")
     parser.add_argument("--batch-files", type=int, default=10)
     parser.add_argument("--batch-seconds", type=float, default=60.0, help="the first file's length")
+    parser.add_argument(
+        "--batch-workers", default="1", help="batch --workers values to compare, e.g. 1,2,auto"
+    )
     args = parser.parse_args()
     os.chdir(ROOT)
     sections = set(args.only.split(","))
@@ -582,7 +600,8 @@ def main() -> None:
         if "costs" in sections:
             costs(tmp, float(args.seconds.split(",")[-1]))
         if "batch" in sections:
-            batch(tmp, args.batch_files, args.batch_seconds, args.rounds)
+            workers = args.batch_workers.split(",")
+            batch(tmp, args.batch_files, args.batch_seconds, args.rounds, workers)
         if "memory" in sections:
             memory(tmp, [float(m) for m in args.long_minutes.split(",")])
 

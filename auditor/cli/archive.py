@@ -30,13 +30,27 @@ from auditor.cli.common import (
 )
 from auditor.errors import EXIT_FAILED, EXIT_OK
 from auditor.findings import CHANNELS
-from auditor.options import AsrOptions, ScreenOptions
+from auditor.options import AUTO_WORKERS, AsrOptions, ScreenOptions
 from auditor.report import FINDINGS_FORMATS, SUMMARY_FORMATS
 from auditor.severity import SEVERITIES
 from auditor.times import hours_clock
 
 if TYPE_CHECKING:
     from auditor.batch import BatchEvent, BatchProgress
+
+
+def _workers_value(ctx: click.Context, param: click.Parameter, value: str) -> int:
+    """--workers: a count of processes, 1 to 256, or `auto` (AUTO_WORKERS)."""
+    text = value.strip().lower()
+    if text == "auto":
+        return AUTO_WORKERS
+    try:
+        count = int(text)
+    except ValueError:
+        raise click.BadParameter(f"{value!r} is neither a number of workers nor 'auto'") from None
+    if not 1 <= count <= 256:
+        raise click.BadParameter(f"{count} is not in the range 1<=x<=256 (or 'auto')")
+    return count
 
 
 class _BatchDisplay:
@@ -106,10 +120,12 @@ class _BatchDisplay:
 )
 @click.option(
     "--workers",
-    type=click.IntRange(1, 256),
-    default=1,
+    metavar="N|auto",
+    default="1",
+    callback=_workers_value,
     show_default=True,
-    help="Worker processes (local executor); each loads the model once.",
+    help="Worker processes (local executor); each loads the model once. auto: the layout "
+    "timed fastest on this machine (measured on the first file once, then kept).",
 )
 @click.option(
     "--threads",
@@ -179,6 +195,8 @@ def batch(
         raise click.UsageError("give PATHS, --from-list FILE, or both")
     if ray_address and executor != "ray":
         raise click.UsageError("--ray-address needs --executor ray")
+    if workers == AUTO_WORKERS and executor != "local":
+        raise click.UsageError("--workers auto is for the local executor (Ray places its tasks)")
     exts: list[str] = []
     for value in extensions:
         exts.extend(e.strip() for e in value.split(",") if e.strip())
