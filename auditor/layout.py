@@ -1,12 +1,13 @@
 """How many worker processes a local batch runs (`batch --workers auto`): measured, then kept.
 
 Which layout is fastest depends on the machine: on 2 cores one process of two decoding threads
-audits a batch faster than two processes of one thread each (17.3 s against 21.2 s for six
-one-minute files), and on more cores more processes may win. So `--workers auto` measures. It
-cuts a sample from the batch's own first file, times the local executor auditing it under each
-candidate layout (the model loaded beforehand, two files at once in each worker, as a batch
-runs), and keeps the fastest under AUDITOR_HOME/cache, keyed by the machine and the settings
-that change decoding speed, so that later runs start at once.
+audits a batch faster than two processes of one thread each (28.0 s against 32.2 s for ten
+one-minute files, `scripts/bench.py --only batch --batch-workers 1,2,auto`), and on more cores
+more processes may win. So `--workers auto` measures. It cuts a sample from the batch's own
+first file, times the local executor auditing it under each candidate layout (the model loaded
+beforehand, two files at once in each worker, as a batch runs), and keeps the fastest under
+AUDITOR_HOME/cache, keyed by the machine and the settings that change decoding speed, so that
+later runs start at once.
 """
 
 from __future__ import annotations
@@ -53,7 +54,9 @@ MIN_SPEECH_SECONDS = 5.0  # less, and the trial times finding silence, not decod
 WORKER_MEMORY = 3 * 2**29
 MAX_TRIALS = 4
 ROUNDS = 3  # timed rounds of each layout, alternating; the median is its speed
-# More processes cost memory and start-up: a layout with more must be this much faster.
+# More processes cost memory and start-up, which the timing leaves out (a batch pays it once per
+# worker): on 2 cores it timed two workers 4% faster than one, while batches of ten one-minute
+# files took 15% longer with two. A layout with more workers must be this much faster.
 CLOSE = 0.10
 _FORMAT = 1
 
