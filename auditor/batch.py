@@ -572,7 +572,9 @@ def choose_layout(
         cut: tuple[Path, float] | None = None
         for ident in files[:3]:
             try:
-                cut = cut_sample(ident.path, options.audio_stream, Path(folder))
+                cut = cut_sample(
+                    ident.path, options.audio_stream, Path(folder), options.ffmpeg_timeout
+                )
             except InputError as exc:
                 log.debug("no layout sample from %s: %s", ident.path, exc)
             if cut is not None:

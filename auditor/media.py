@@ -248,7 +248,8 @@ def copy_span(
     except OSError as exc:
         raise MediaToolError(f"cannot run ffmpeg ({args[0]}): {exc}") from exc
     if done.returncode != 0:
-        log.debug("cannot copy %s of %s: %s", span, info.path, cause_line(done.stderr.decode()))
+        cause = cause_line(done.stderr.decode("utf-8", "replace"))
+        log.debug("cannot copy %s of %s: %s", span, info.path, cause)
     return done.returncode == 0 and target.exists() and target.stat().st_size > 0
 
 
