@@ -49,7 +49,6 @@ from auditor.layout import (
     pick,
     save_choice,
     silence,
-    today,
 )
 from auditor.lexicon import Lexicon
 from auditor.models import resolve_model
@@ -58,6 +57,7 @@ from auditor.results import AuditResult, ResolvedModel
 from auditor.scan import Scanner
 from auditor.screentext import ScreenText
 from auditor.store import Claim, Store, new_owner
+from auditor.times import utc_now
 from auditor.transcript import Transcript
 from auditor.verify import apply_checks, needs_check
 
@@ -531,8 +531,8 @@ def time_layouts(
         warm = Task(-1, str(warm_up), sha256_file(str(warm_up)), warm_up.stat().st_size)
         for layout in layouts:
             executors.append(LocalExecutor(options.with_threads(layout.threads), layout.workers))
-            for _ in range(layout.workers):
-                executors[-1].submit(warm)
+            for index in range(layout.workers):  # one each: the least held worker takes it
+                executors[-1].submit(dataclasses.replace(warm, audit_id=-1 - index))
         for executor, layout in zip(executors, layouts, strict=True):
             _gather(executor, layout.workers, beat)
         task = Task(0, str(sample), sha256_file(str(sample)), sample.stat().st_size)
@@ -594,7 +594,7 @@ def choose_layout(
         except InputError as exc:
             emit("note", f"workers auto: {exc}; one worker")
             return layouts[0]
-    choice = LayoutChoice(pick(trials), tuple(trials), today(), printable(ident.path))
+    choice = LayoutChoice(pick(trials), tuple(trials), utc_now(), printable(ident.path))
     kept = save_choice(key, choice)
     emit("note", f"workers auto: {choice.describe()}" + (f"; kept in {kept}" if kept else ""))
     return choice.layout

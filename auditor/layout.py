@@ -13,7 +13,6 @@ later runs start at once.
 from __future__ import annotations
 
 import dataclasses
-import datetime
 import hashlib
 import json
 import logging
@@ -41,7 +40,6 @@ __all__ = [
     "pick",
     "save_choice",
     "silence",
-    "today",
 ]
 
 log = logging.getLogger(__name__)
@@ -86,7 +84,7 @@ class Trial:
 class LayoutChoice:
     layout: Layout
     trials: tuple[Trial, ...]
-    measured: str  # ISO date
+    measured: str  # when, as times.utc_now() gives it
     sample: str  # the file the sample was cut from
 
     def describe(self) -> str:
@@ -206,10 +204,6 @@ def available_memory() -> int | None:
     except (OSError, ValueError, IndexError):
         pass
     return None
-
-
-def today() -> str:
-    return datetime.date.today().isoformat()
 
 
 def _write_wav(path: Path, samples: np.ndarray[Any, np.dtype[np.float32]]) -> None:
